@@ -1,0 +1,93 @@
+/* ----------------------------------------------------------------------
+   pysoft: argument and file handling shared by the plugin's styles
+------------------------------------------------------------------------- */
+
+#include "plugin_io.h"
+
+#include "atom.h"
+#include "comm.h"
+#include "error.h"
+#include "utils.h"
+
+#include <cerrno>
+#include <cstring>
+#include <dlfcn.h>
+#include <fstream>
+#include <sstream>
+
+using namespace LAMMPS_NS;
+
+std::string pysoft_io::data_dir()
+{
+  Dl_info info;
+  if (dladdr((void *) &pysoft_io::data_dir, &info) && info.dli_fname) {
+    std::string so = info.dli_fname;
+    auto slash = so.rfind('/');
+    std::string libdir = slash == std::string::npos ? "." : so.substr(0, slash);
+    return libdir + "/../data";
+  }
+  return "";
+}
+
+std::string pysoft_io::read_file(LAMMPS *lmp, const std::string &style, const std::string &what,
+                                 const std::string &path)
+{
+  std::string text, problem;
+  if (lmp->comm->me == 0) {
+    std::string name = path;
+    std::ifstream in(name);
+    // a bare word such as "default" names a spec shipped with pysoft
+    if (!in && name.find('/') == std::string::npos && name.find('.') == std::string::npos) {
+      std::string shipped = data_dir() + "/spec_" + name + ".json";
+      in.open(shipped);
+      if (in) name = shipped;
+    }
+    if (!in) {
+      problem = fmt::format("{} cannot open {} file {}: {}", style, what, path, utils::getsyserror());
+    } else {
+      std::stringstream ss;
+      ss << in.rdbuf();
+      text = ss.str();
+      if (text.empty()) problem = fmt::format("{} {} file {} is empty", style, what, path);
+    }
+  }
+  int n = problem.size();
+  MPI_Bcast(&n, 1, MPI_INT, 0, lmp->world);
+  if (n) {
+    problem.resize(n);
+    MPI_Bcast(&problem[0], n, MPI_CHAR, 0, lmp->world);
+    lmp->error->all(FLERR, problem);
+  }
+  n = text.size();
+  MPI_Bcast(&n, 1, MPI_INT, 0, lmp->world);
+  text.resize(n);
+  MPI_Bcast(&text[0], n, MPI_CHAR, 0, lmp->world);
+  return text;
+}
+
+std::vector<int> pysoft_io::map_elements(LAMMPS *lmp, const std::string &style,
+                                         const pysoft::StructureSpec &spec, int narg, char **arg)
+{
+  const int ntypes = lmp->atom->ntypes;
+  if (narg < ntypes)
+    lmp->error->all(FLERR,
+                    "{} needs one element name (or NULL) per atom type: {} types, {} name(s) given",
+                    style, ntypes, narg);
+  std::vector<int> map(ntypes + 1, -1);
+  int used = 0;
+  for (int t = 1; t <= ntypes; t++) {
+    std::string name = arg[t - 1];
+    if (name == "NULL") continue;
+    int s = spec.species_index(name);
+    if (s < 0) {
+      std::string known;
+      for (const auto &sp : spec.species) known += " " + sp;
+      lmp->error->all(FLERR, "{} element {} for atom type {} is not a species of the spec (species:{})",
+                      style, name, t, known);
+    }
+    map[t] = s;
+    used++;
+  }
+  if (!used) lmp->error->all(FLERR, "{} maps every atom type to NULL: no neighbours to count", style);
+  return map;
+}

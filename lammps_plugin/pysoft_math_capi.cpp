@@ -1,0 +1,77 @@
+/* ----------------------------------------------------------------------
+   pysoft: a C interface to the plugin's math, without LAMMPS.
+   Loaded by the tests through ctypes (pysoft/_math.py) to check the
+   structure functions on hand-made neighbour sets, and by pysoft to
+   validate spec files before a run.
+------------------------------------------------------------------------- */
+
+#include "structure_functions.h"
+
+#include <cstring>
+
+namespace {
+void set_error(char *err, int len, const char *msg)
+{
+  if (err && len > 0) {
+    strncpy(err, msg, len - 1);
+    err[len - 1] = '\0';
+  }
+}
+}    // namespace
+
+extern "C" {
+
+// number of feature columns of a spec, or -1 with a message in err
+__attribute__((visibility("default"))) int pysoft_spec_ncols(const char *spec_json, char *err,
+                                                              int errlen)
+{
+  try {
+    return pysoft::StructureSpec::from_json(spec_json).ncols();
+  } catch (std::exception &e) {
+    set_error(err, errlen, e.what());
+    return -1;
+  }
+}
+
+// label of column c, written to out
+__attribute__((visibility("default"))) int pysoft_spec_label(const char *spec_json, int c,
+                                                              char *out, int outlen)
+{
+  try {
+    auto spec = pysoft::StructureSpec::from_json(spec_json);
+    if (c < 0 || c >= spec.ncols()) return -1;
+    set_error(out, outlen, spec.column_label(c).c_str());
+    return 0;
+  } catch (std::exception &e) {
+    set_error(out, outlen, e.what());
+    return -1;
+  }
+}
+
+// features of ncentre centres; centre c has counts[c] neighbours, whose displacement vectors
+// (3 doubles) and species follow those of centre c-1 in disp and species.  out: ncentre rows.
+__attribute__((visibility("default"))) int pysoft_structure_functions(
+    const char *spec_json, int ncentre, const int *counts, const double *disp, const int *species,
+    double *out, char *err, int errlen)
+{
+  try {
+    pysoft::StructureFunctions sf(pysoft::StructureSpec::from_json(spec_json));
+    const int ncol = sf.ncols();
+    const int ns = sf.spec().nspecies();
+    long off = 0;
+    for (int c = 0; c < ncentre; c++) {
+      for (int k = 0; k < counts[c]; k++)
+        if (species[off + k] < 0 || species[off + k] >= ns) {
+          set_error(err, errlen, "species index out of range");
+          return -1;
+        }
+      sf.evaluate(counts[c], disp + 3 * off, species + off, out + (long) c * ncol);
+      off += counts[c];
+    }
+    return 0;
+  } catch (std::exception &e) {
+    set_error(err, errlen, e.what());
+    return -1;
+  }
+}
+}

@@ -1,0 +1,41 @@
+/* ----------------------------------------------------------------------
+   pysoft: registration of the plugin's styles with LAMMPS
+------------------------------------------------------------------------- */
+
+#include "pysoft_plugin_abi.h"
+
+#include "compute_structure_atom.h"
+
+using namespace LAMMPS_NS;
+
+namespace {
+
+template <class T> void *create_v2(void *lmp, int narg, char **arg)
+{
+  return new T((LAMMPS *) lmp, narg, arg);
+}
+
+void add_style(lammpsplugin_regfunc reg, void *lmp, void *handle, const char *style,
+               const char *name, const char *info, lammpsplugin_factory2 *creator)
+{
+  // the loader copies what it needs, so one struct is refilled per style
+  lammpsplugin_t plugin;
+  plugin.version = PYSOFT_LAMMPS_VERSION;
+  plugin.style = style;
+  plugin.name = name;
+  plugin.info = info;
+  plugin.author = "pysoft developers";
+  plugin.creator.v2 = creator;
+  plugin.handle = handle;
+  reg(&plugin, lmp);
+}
+
+}    // namespace
+
+extern "C" void lammpsplugin_init(void *lmp, void *handle, void *regfunc)
+{
+  auto reg = (lammpsplugin_regfunc) regfunc;
+  add_style(reg, lmp, handle, "compute", "structure/atom",
+            "pysoft: radial and angular structure functions per atom",
+            &create_v2<ComputeStructureAtom>);
+}

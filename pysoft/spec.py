@@ -1,0 +1,119 @@
+"""Structure-function specs: loading, validation and column labels.
+
+The spec is parsed and validated by the same C++ code that the LAMMPS plugin uses
+(``libpysoft_math.so``, through ctypes), so a spec that passes here is one the plugin accepts,
+with the same one-line messages.
+"""
+
+import ctypes
+import json
+import os
+
+from .plugin import DATA_DIR, PLUGIN_DIR
+
+import numpy as np
+
+_lib = None
+
+
+class SpecError(ValueError):
+    """A spec file that the plugin would reject; the message names the field."""
+
+
+def _math():
+    global _lib
+    if _lib is None:
+        _lib = ctypes.CDLL(os.path.join(PLUGIN_DIR, "libpysoft_math.so"))
+        _lib.pysoft_spec_ncols.restype = ctypes.c_int
+        _lib.pysoft_spec_ncols.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int]
+        _lib.pysoft_spec_label.restype = ctypes.c_int
+        _lib.pysoft_spec_label.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
+        _lib.pysoft_structure_functions.restype = ctypes.c_int
+        _lib.pysoft_structure_functions.argtypes = [
+            ctypes.c_char_p, ctypes.c_int,
+            np.ctypeslib.ndpointer(np.int32, flags="C"),
+            np.ctypeslib.ndpointer(np.float64, flags="C"),
+            np.ctypeslib.ndpointer(np.int32, flags="C"),
+            np.ctypeslib.ndpointer(np.float64, flags="C"),
+            ctypes.c_char_p, ctypes.c_int]
+    return _lib
+
+
+def spec_path(name_or_path):
+    """A spec file path; a bare name such as ``default`` means a spec shipped with pysoft."""
+    if os.path.exists(name_or_path):
+        return name_or_path
+    shipped = os.path.join(DATA_DIR, f"spec_{name_or_path}.json")
+    if os.sep not in name_or_path and os.path.exists(shipped):
+        return shipped
+    raise FileNotFoundError(f"spec file not found: {name_or_path}")
+
+
+def shipped_specs():
+    """Names of the specs shipped with pysoft."""
+    return sorted(f[5:-5] for f in os.listdir(DATA_DIR) if f.startswith("spec_") and f.endswith(".json"))
+
+
+def load_spec(spec):
+    """A validated spec as a dict, from a dict, a JSON string, a path or a shipped name."""
+    if isinstance(spec, dict):
+        text = json.dumps(spec)
+    elif isinstance(spec, str) and spec.lstrip().startswith("{"):
+        text = spec
+    else:
+        with open(spec_path(spec)) as fh:
+            text = fh.read()
+    ncols(text)
+    d = json.loads(text)
+    return d.get("spec", d) if isinstance(d.get("spec"), dict) else d
+
+
+def _text(spec):
+    return (spec if isinstance(spec, str) else json.dumps(spec)).encode()
+
+
+def ncols(spec):
+    """Number of feature columns; raises SpecError with the plugin's message if invalid."""
+    err = ctypes.create_string_buffer(512)
+    n = _math().pysoft_spec_ncols(_text(spec), err, len(err))
+    if n < 0:
+        raise SpecError(err.value.decode())
+    return n
+
+
+def column_labels(spec):
+    """Labels of the feature columns, in the plugin's column order."""
+    text = _text(spec)
+    buf = ctypes.create_string_buffer(256)
+    out = []
+    for c in range(ncols(text)):
+        _math().pysoft_spec_label(text, c, buf, len(buf))
+        out.append(buf.value.decode())
+    return out
+
+
+def structure_functions(spec, counts, disp, species):
+    """Evaluate the plugin's C++ structure functions on explicit neighbour sets.
+
+    Parameters
+    ----------
+    spec : dict or str
+    counts : (ncentre,) int array, neighbours of each centre
+    disp : (sum(counts), 3) float array, displacement x_j - x_i of each neighbour (Angstrom)
+    species : (sum(counts),) int array, species index of each neighbour
+
+    Returns
+    -------
+    (ncentre, ncols) float array
+    """
+    text = _text(spec)
+    counts = np.ascontiguousarray(counts, dtype=np.int32)
+    disp = np.ascontiguousarray(disp, dtype=np.float64).reshape(-1, 3)
+    species = np.ascontiguousarray(species, dtype=np.int32)
+    if disp.shape[0] != counts.sum() or species.shape[0] != counts.sum():
+        raise ValueError("disp and species must hold sum(counts) neighbours")
+    out = np.zeros((len(counts), ncols(text)))
+    err = ctypes.create_string_buffer(512)
+    if _math().pysoft_structure_functions(text, len(counts), counts, disp, species, out, err, len(err)):
+        raise SpecError(err.value.decode())
+    return out

@@ -1,0 +1,78 @@
+"""Independent brute-force references for the tests.
+
+Written directly from the formulas of ../shared/METHOD.md section 5 and issue 2, in NumPy, with
+every periodic image enumerated explicitly.  Nothing here is shared with the plugin.
+"""
+
+import itertools
+import math
+
+import numpy as np
+
+
+def cell_matrix(boxlo, boxhi, xy=0.0, yz=0.0, xz=0.0):
+    """Rows are the LAMMPS cell vectors a, b, c."""
+    lx, ly, lz = np.subtract(boxhi, boxlo)
+    return np.array([[lx, 0.0, 0.0], [xy, ly, 0.0], [xz, yz, lz]])
+
+
+def image_shifts(cell, cutoff):
+    """All lattice translations n.cell that can bring an image within `cutoff` of the cell."""
+    a, b, c = cell
+    vol = abs(np.dot(a, np.cross(b, c)))
+    # plane spacings: the image range needed along each cell vector
+    spacing = [vol / np.linalg.norm(np.cross(b, c)), vol / np.linalg.norm(np.cross(c, a)),
+               vol / np.linalg.norm(np.cross(a, b))]
+    reach = [int(math.ceil(cutoff / s)) + 1 for s in spacing]
+    ns = itertools.product(*[range(-r, r + 1) for r in reach])
+    return np.array([np.dot(n, cell) for n in ns])
+
+
+def neighbours(x, i, cell, cutoff):
+    """Indices j and displacement vectors x_j + shift - x_i of every image within cutoff."""
+    shifts = image_shifts(cell, cutoff)
+    d = x[None, :, :] + shifts[:, None, :] - x[i]
+    r2 = np.einsum("sjk,sjk->sj", d, d)
+    keep = (r2 < cutoff * cutoff) & (r2 > 0.0)
+    s, j = np.nonzero(keep)
+    return j, d[s, j]
+
+
+def structure_functions(x, species, cell, spec):
+    """Features of every atom: radial blocks per species, then angular blocks per pair."""
+    names = spec["species"]
+    ns = len(names)
+    first, last, step = spec["radial"]["mu"]
+    mu = first + step * np.arange(int(round((last - first) / step)) + 1)
+    L = spec["radial"]["L"]
+    rc_rad = spec["radial"]["cutoff"]
+    ang = spec.get("angular")
+    rc_ang = ang["cutoff"] if ang else 0.0
+    params = ang["params"] if ang else []
+    pairs = [(a, b) for a in range(ns) for b in range(a, ns)]
+    out = np.zeros((len(x), ns * len(mu) + len(pairs) * len(params)))
+    for i in range(len(x)):
+        j, d = neighbours(x, i, cell, max(rc_rad, rc_ang))
+        sj = species[j]
+        ok = sj >= 0
+        j, d, sj = j[ok], d[ok], sj[ok]
+        r = np.linalg.norm(d, axis=1)
+        for s in range(ns):
+            rs = r[(sj == s) & (r < rc_rad)]
+            out[i, s * len(mu):(s + 1) * len(mu)] = np.exp(-((rs[:, None] - mu[None, :]) ** 2) / L**2).sum(0)
+        if not ang:
+            continue
+        m = r < rc_ang
+        d, r, sj = d[m], r[m], sj[m]
+        jj, kk = np.triu_indices(len(r), k=1)
+        cos = np.einsum("pk,pk->p", d[jj], d[kk]) / (r[jj] * r[kk])
+        rjk2 = np.einsum("pk,pk->p", d[jj] - d[kk], d[jj] - d[kk])
+        ssum = r[jj] ** 2 + r[kk] ** 2 + rjk2
+        lo, hi = np.minimum(sj[jj], sj[kk]), np.maximum(sj[jj], sj[kk])
+        base = ns * len(mu)
+        for p, (a, b) in enumerate(pairs):
+            sel = (lo == a) & (hi == b)
+            for q, (xi, lam, zeta) in enumerate(params):
+                val = np.exp(-ssum[sel] / xi**2) * (1.0 + lam * cos[sel]) ** zeta
+                out[i, base + p * len(params) + q] = val.sum()
+    return out
