@@ -13,6 +13,7 @@
 #include <cstring>
 #include <dlfcn.h>
 #include <fstream>
+#include <sys/stat.h>
 #include <sstream>
 
 using namespace LAMMPS_NS;
@@ -42,7 +43,10 @@ std::string pysoft_io::read_file(LAMMPS *lmp, const std::string &style, const st
       in.open(shipped);
       if (in) name = shipped;
     }
-    if (!in) {
+    struct stat st;
+    if (in && stat(name.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+      problem = fmt::format("{} {} file {} is not a regular file", style, what, path);
+    } else if (!in) {
       problem = fmt::format("{} cannot open {} file {}: {}", style, what, path, utils::getsyserror());
     } else {
       std::stringstream ss;

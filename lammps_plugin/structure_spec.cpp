@@ -156,7 +156,7 @@ StructureSpec StructureSpec::from_json(const std::string &text)
       q.xi = positive(ps[k][0], where + " (xi)");
       q.lambda = number(ps[k][1], where + " (lambda)");
       if (q.lambda < -1.0 || q.lambda > 1.0)
-        throw SpecError("spec field '" + where + "' (lambda) must lie in [-1, 1]");
+        throw SpecError("spec field '" + where + " (lambda)' must lie in [-1, 1]");
       q.zeta = positive(ps[k][2], where + " (zeta)");
       s.params.push_back(q);
     }

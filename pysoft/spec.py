@@ -69,6 +69,8 @@ def load_spec(spec):
 
 
 def _text(spec):
+    if isinstance(spec, bytes):
+        return spec
     return (spec if isinstance(spec, str) else json.dumps(spec)).encode()
 
 
