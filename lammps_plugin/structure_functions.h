@@ -26,20 +26,42 @@ class StructureFunctions {
   // ncols() values and is overwritten.
   void evaluate(int n, const double *d, const int *sp, double *out);
 
+  // Gaussian terms smaller than exp(-RADIAL_DROP) times a term that the same feature surely
+  // holds are not added: they are below the last bit of the sum (see add_radial).
+  static constexpr double RADIAL_DROP = 60.0;
+
  private:
   StructureSpec spec_;
-  double inv_L2_, ratio_decay_;    // 1/L^2 and exp(-2 step^2 / L^2)
+  int nspecies_, nmu_;
+  double inv_L2_, ratio_decay_, start_decay_;    // 1/L^2, exp(-2 d^2/L^2), exp(-d^2/L^2)
   double radial_cutsq_, angular_cutsq_;
+
+  // angular functions factor into a few distinct exponentials (one per xi) times a few
+  // distinct angular shapes (one per (lambda, zeta)); each param is a product of the two
   std::vector<double> inv_xi2_;    // distinct 1/xi^2
-  std::vector<int> param_xi_;      // param -> index into inv_xi2_
-  std::vector<int> param_izeta_;   // integral zeta (or -1): repeated squaring beats pow()
+  std::vector<int> xi_power_;      // 1/xi^2 = xi_power_ * inv_xi2_[0] when all are whole
+                                   // multiples of the smallest (else empty): one exp() per pair
+  std::vector<double> lambdas_;    // distinct lambda
+  struct Shape {                   // a distinct (1 + lambda cos)^zeta
+    int lambda;
+    double zeta;
+    int izeta;    // zeta if integral and <= 64 (repeated squaring beats pow()), else -1
+  };
+  std::vector<Shape> shapes_;
+  std::vector<int> param_xi_;       // param -> index into inv_xi2_
+  std::vector<int> param_shape_;    // param -> index into shapes_
 
-  // neighbours inside the angular cutoff of the current centre
-  std::vector<double> ax_, ay_, az_, ar_, ar2_;
-  std::vector<int> asp_;
-  std::vector<double> expo_;
+  // per-centre work space
+  std::vector<int> count_, start_;                   // neighbours per species (counting sort)
+  std::vector<double> rr_;                           // radial: distances grouped by species
+  std::vector<double> bound_;                        // radial: per-mu drop threshold
+  std::vector<int> k0_, bin_start_, bin_fill_;       // radial: neighbours binned by grid point
+  std::vector<double> t_, g0_, qup_, g_, q_;         // radial: per neighbour, in bin order
+  std::vector<double> ax_, ay_, az_, ar_, ar2_;      // angular: neighbours grouped by species
+  std::vector<int> aseg_;                            // angular: species segment starts
+  std::vector<double> cos_, expo_, base_, shape_;    // angular: per-pair values, by k
 
-  void add_radial(double r, double *block) const;
+  void add_radial(const double *r, int n, double *block);
   void add_angular(double *out);
 };
 

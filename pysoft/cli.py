@@ -1,0 +1,135 @@
+"""The ``pysoft`` command line.
+
+One small command class per subcommand (after ASE's CLI): ``add_arguments`` declares the
+options and ``run`` does the work, importing anything heavy only there.  A user mistake is
+reported as one line, ``pysoft: error: ...``, with exit status 2; ``--traceback`` shows the
+full traceback instead.
+"""
+
+import argparse
+import sys
+
+
+class CLIError(Exception):
+    """A user mistake: printed as one line, exit status 2."""
+
+
+class InfoCommand:
+    """Versions of pysoft, LAMMPS and MPI; the plugin and the styles it registers."""
+
+    name = "info"
+
+    @staticmethod
+    def add_arguments(parser):
+        pass
+
+    @staticmethod
+    def run(args):
+        import os
+
+        import pysoft
+        from pysoft import plugin
+        from pysoft.spec import shipped_specs
+
+        lmp = plugin.lammps()
+        styles = [f"{s} {n}" for s, n in lmp.available_plugins()]
+        version = lmp.version()
+        lmp.close()
+        from mpi4py import MPI
+
+        mpi = MPI.Get_library_version().strip().splitlines()[0]
+        rows = [
+            ("pysoft", f"{pysoft.__version__} ({os.path.dirname(pysoft.__file__)})"),
+            ("LAMMPS", f"{version} (lammps Python module {__import__('lammps').__file__})"),
+            ("MPI", f"{mpi}; libmpi {plugin.mpi_library()}"),
+            ("plugin", plugin.PLUGIN_FILE + ("" if os.path.exists(plugin.PLUGIN_FILE) else "  (MISSING)")),
+            ("styles", ", ".join(styles) if styles else "none: the plugin did not load"),
+            ("specs", ", ".join(shipped_specs()) + f" ({plugin.DATA_DIR})"),
+        ]
+        width = max(len(k) for k, _ in rows)
+        for k, v in rows:
+            print(f"{k:<{width}}  {v}")
+        if not styles:
+            raise CLIError("the LAMMPS plugin was not loaded; reinstall pysoft (pip install .)")
+
+
+class SpecCommand:
+    """Print a shipped spec (or validate a spec file) with its column labels."""
+
+    name = "spec"
+
+    @staticmethod
+    def add_arguments(parser):
+        parser.add_argument("spec", nargs="?", default="default",
+                            help="a shipped spec name (default, radial) or a JSON file")
+        parser.add_argument("--labels", action="store_true", help="also list the column labels")
+
+    @staticmethod
+    def run(args):
+        import json
+
+        from pysoft.spec import SpecError, column_labels, load_spec, ncols
+
+        try:
+            spec = load_spec(args.spec)
+        except (FileNotFoundError, SpecError) as e:
+            raise CLIError(str(e))
+        print(json.dumps(spec, indent=1))
+        print(f"# {ncols(spec)} feature columns", file=sys.stderr)
+        if args.labels:
+            for i, lab in enumerate(column_labels(spec), 1):
+                print(f"# {i:4d} {lab}", file=sys.stderr)
+
+
+class ExampleCommand:
+    """The small example: structure functions of an a-Al2O3-like box under mpirun."""
+
+    name = "example"
+
+    @staticmethod
+    def add_arguments(parser):
+        parser.add_argument("--np", type=int, default=2, help="MPI ranks (default 2)")
+        parser.add_argument("--units", type=int, default=300,
+                            help="Al2O3 formula units (5 atoms each; default 300 = 1500 atoms)")
+        parser.add_argument("--spec", default="default", help="spec name or file (default: default)")
+        parser.add_argument("--out", default="pysoft-example", help="output directory")
+
+    @staticmethod
+    def run(args):
+        from pysoft.example import run_example
+
+        if args.np < 1 or args.units < 4:
+            raise CLIError("--np must be >= 1 and --units >= 4")
+        run_example(args.out, nprocs=args.np, units=args.units, spec=args.spec)
+
+
+COMMANDS = [InfoCommand, SpecCommand, ExampleCommand]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="pysoft", description="Structural softness inside LAMMPS.")
+    parser.add_argument("--traceback", action="store_true", help="show tracebacks of errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for cmd in COMMANDS:
+        p = sub.add_parser(cmd.name, help=cmd.__doc__.splitlines()[0], description=cmd.__doc__)
+        cmd.add_arguments(p)
+        p.set_defaults(_cmd=cmd)
+    args = parser.parse_args(argv)
+    if not getattr(args, "_cmd", None):
+        parser.print_help()
+        return 2
+    try:
+        args._cmd.run(args)
+    except KeyboardInterrupt:
+        print("pysoft: interrupted", file=sys.stderr)
+        return 130
+    except CLIError as e:
+        if args.traceback:
+            raise
+        print(f"pysoft: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
