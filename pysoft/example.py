@@ -27,7 +27,7 @@ def box_length(units, density):
 
 def lammps_input(units, spec, seed=4711, density=3.2):
     L = box_length(units, density)
-    # Al placed first 2.6 Å apart, then O at least 1.65 Å from every atom: a random packing
+    # Al placed first 2.5 Å apart, then O at least 1.6 Å from every atom: a random packing
     # with the short-range order of a glass' hard cores, made in a second, not a quenched glass
     return f"""# pysoft example: a-Al2O3-like random packing at {density} g/cm^3
 units metal
@@ -36,8 +36,8 @@ region box block 0 {L:.6f} 0 {L:.6f} 0 {L:.6f}
 create_box 2 box
 mass 1 {MASS['Al']}
 mass 2 {MASS['O']}
-create_atoms 1 random {2 * units} {seed} NULL overlap 2.6 maxtry 500
-create_atoms 2 random {3 * units} {seed + 1} NULL overlap 1.65 maxtry 500
+create_atoms 1 random {2 * units} {seed} NULL overlap 2.5 maxtry 2000
+create_atoms 2 random {3 * units} {seed + 1} NULL overlap 1.6 maxtry 2000
 pair_style zero 11.0
 pair_coeff * *
 comm_modify cutoff 13.5
@@ -64,12 +64,13 @@ def worker(jobfile):
     feats = np.ctypeslib.as_array(lmp.gather("c_F", 1, ncol)).reshape(n, ncol).copy()
     elapsed = comm.allreduce(MPI.Wtime() - t0, op=MPI.MAX)
     types = np.ctypeslib.as_array(lmp.gather_atoms("type", 0, 1)).copy()
+    volume = lmp.get_thermo("vol")
     lmp.close()
     if comm.Get_rank() == 0:
         out = job["out"]
         np.savez(os.path.join(out, "features.npz"), features=feats, type=types, labels=job["labels"])
         with open(os.path.join(out, "timing.json"), "w") as fh:
-            json.dump({"seconds": elapsed, "atoms": int(n), "ranks": comm.Get_size()}, fh)
+            json.dump({"seconds": elapsed, "atoms": int(n), "ranks": comm.Get_size(), "volume": volume}, fh)
 
 
 def run_example(out, nprocs=2, units=300, spec="default"):
@@ -111,19 +112,24 @@ def summarize(out, spec, wall):
     per_neighbour = np.sqrt(np.pi) * L / step
     print(f"structure/atom: {timing['seconds']:.3f} s for {timing['atoms']} atoms on {timing['ranks']} "
           f"rank(s) = {1e6 * timing['seconds'] / timing['atoms']:.1f} us/atom (wall {wall:.1f} s in all)")
-    print(f"{'centre':<7}{'atoms':>7}{'O within 2.3 Å':>16}{'Al within 3.4 Å':>17}{'first O peak (Å)':>18}")
+    print(f"{'centre':<7}{'atoms':>7}{'O within 2.3 Å':>16}{'Al within 3.4 Å':>17}")
     for t, name in ((1, "Al"), (2, "O")):
         rows = f[types == t]
         g_al, g_o = rows[:, :nmu].mean(0), rows[:, nmu:2 * nmu].mean(0)
         n_o = g_o[mu <= 2.3].sum() / per_neighbour
         n_al = g_al[mu <= 3.4].sum() / per_neighbour
-        print(f"{name:<7}{len(rows):>7}{n_o:>16.2f}{n_al:>17.2f}{mu[np.argmax(g_o)]:>18.2f}")
+        print(f"{name:<7}{len(rows):>7}{n_o:>16.2f}{n_al:>17.2f}")
     print(f"features: {f.shape[1]} columns, all finite: {bool(np.isfinite(f).all())}; "
           f"written to {os.path.join(out, 'features.npz')}")
-    plot_radial(out, f, types, mu)
+    plot_radial(out, f, types, mu, L)
 
 
-def plot_radial(out, f, types, mu):
+def timing_volume(out):
+    with open(os.path.join(out, "timing.json")) as fh:
+        return json.load(fh)["volume"]
+
+
+def plot_radial(out, f, types, mu, GAUSS_L):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -131,15 +137,20 @@ def plot_radial(out, f, types, mu):
 
     nmu = len(mu)
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), sharey=True)
+    volume = timing_volume(out)
     for ax, (t, name) in zip(axes, ((1, "Al"), (2, "O"))):
         rows = f[types == t]
-        ax.plot(mu, rows[:, :nmu].mean(0), label="neighbour Al")
-        ax.plot(mu, rows[:, nmu:2 * nmu].mean(0), label="neighbour O")
+        for s, (ts, sname) in enumerate(((1, "Al"), (2, "O"))):
+            # G_s(mu) / (4 pi mu^2 rho_s sqrt(pi) L_gauss) is a smoothed partial g(r): 1 far away
+            rho = (types == ts).sum() / volume
+            g = rows[:, s * nmu:(s + 1) * nmu].mean(0) / (4 * np.pi * mu**2 * rho * np.sqrt(np.pi) * GAUSS_L)
+            ax.plot(mu, g, label=f"neighbour {sname}")
+        ax.axhline(1.0, color="0.7", lw=0.8)
         ax.set_title(f"{name} centres ({len(rows)} atoms)")
-        ax.set_xlabel(r"$\mu$ (Å)")
-    axes[0].set_ylabel(r"mean $G_s(\mu)$ (dimensionless)")
+        ax.set_xlabel(r"$r = \mu$ (Å)")
+    axes[0].set_ylabel(r"$G_s(\mu)\,/\,(4\pi\mu^2\rho_s\sqrt{\pi}L)$")
     axes[0].legend()
-    fig.suptitle("Mean radial structure functions (Gaussian-smoothed neighbour counts)", fontsize=10)
+    fig.suptitle("Mean radial structure functions as smoothed partial pair distributions g(r)", fontsize=10)
     fig.tight_layout()
     path = os.path.join(out, "radial_mean.png")
     fig.savefig(path, dpi=110)
