@@ -21,15 +21,6 @@
 #include <cmath>
 #include <cstring>
 
-// The wheel ships no neigh_request.h; set_cutoff() is the one member we call, a plain
-// exported function of liblammps, so declaring just that is enough.
-namespace LAMMPS_NS {
-class NeighRequest {
- public:
-  void set_cutoff(double);
-};
-}    // namespace LAMMPS_NS
-
 using namespace LAMMPS_NS;
 
 /* ---------------------------------------------------------------------- */
@@ -128,8 +119,7 @@ ComputeStructureAtom::~ComputeStructureAtom()
 void ComputeStructureAtom::init()
 {
   eval->check_ghost_range(lmp);
-  neighbor->add_request(this, NeighConst::REQ_FULL | NeighConst::REQ_OCCASIONAL)
-      ->set_cutoff(eval->cutoff());
+  pysoft_io::request_full_occasional(lmp, this, eval->cutoff());
 }
 
 void ComputeStructureAtom::init_list(int /*id*/, NeighList *ptr)
@@ -148,6 +138,7 @@ void ComputeStructureAtom::compute_peratom()
     array_atom = features;
   }
 
+  if (!list) error->all(FLERR, "Compute structure/atom invoked before the first run: add 'run 0'");
   neighbor->build_one(list);
 
   const int nlocal = atom->nlocal;

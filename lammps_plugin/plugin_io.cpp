@@ -7,6 +7,7 @@
 #include "atom.h"
 #include "comm.h"
 #include "error.h"
+#include "neighbor.h"
 #include "utils.h"
 
 #include <cerrno>
@@ -16,7 +17,22 @@
 #include <sys/stat.h>
 #include <sstream>
 
+// The wheel ships no neigh_request.h; set_cutoff() is the one member we call, a plain
+// exported function of liblammps, so declaring just that member is enough.
+namespace LAMMPS_NS {
+class NeighRequest {
+ public:
+  void set_cutoff(double);
+};
+}    // namespace LAMMPS_NS
+
 using namespace LAMMPS_NS;
+
+void pysoft_io::request_full_occasional(LAMMPS *lmp, Compute *compute, double cutoff)
+{
+  lmp->neighbor->add_request(compute, NeighConst::REQ_FULL | NeighConst::REQ_OCCASIONAL)
+      ->set_cutoff(cutoff);
+}
 
 std::string pysoft_io::data_dir()
 {

@@ -12,6 +12,7 @@
 #include <vector>
 
 namespace LAMMPS_NS {
+class Compute;
 namespace pysoft_io {
 
   // Read a whole text file on rank 0 and broadcast it.  A bare name that is not a file, such
@@ -24,6 +25,9 @@ namespace pysoft_io {
   // the spec, -1 for NULL.  Index 0 of the result is unused (types count from 1).
   std::vector<int> map_elements(LAMMPS *lmp, const std::string &style,
                                 const pysoft::StructureSpec &spec, int narg, char **arg);
+
+  // Ask for an occasional full neighbour list with a cutoff of its own (as compute rdf does).
+  void request_full_occasional(LAMMPS *lmp, Compute *compute, double cutoff);
 
   // The directory of pysoft's shipped data files (pysoft/data), found from the plugin's path.
   std::string data_dir();

@@ -4,6 +4,7 @@
 
 #include "pysoft_plugin_abi.h"
 
+#include "compute_softness.h"
 #include "compute_structure_atom.h"
 
 using namespace LAMMPS_NS;
@@ -38,4 +39,7 @@ extern "C" void lammpsplugin_init(void *lmp, void *handle, void *regfunc)
   add_style(reg, lmp, handle, "compute", "structure/atom",
             "pysoft: radial and angular structure functions per atom",
             &create_v2<ComputeStructureAtom>);
+  add_style(reg, lmp, handle, "compute", "softness",
+            "pysoft: per-atom softness of a linear model on structure functions",
+            &create_v2<ComputeSoftness>);
 }

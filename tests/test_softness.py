@@ -1,0 +1,115 @@
+"""compute softness against the joblib pipeline's decision_function / |coef|, and bad models."""
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import random_system, run_job, run_lmp, write_data
+from test_structure_atom import TRICLINIC, lammps_setup
+from test_structure_errors import SETUP, error_line
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A model fitted on structure functions of a random box (labels from a planted rule)."""
+    from pysoft.model import SoftnessModel
+    from pysoft.spec import load_spec
+
+    d = tmp_path_factory.mktemp("model")
+    x, types = random_system(120, TRICLINIC, seed=4)
+    write_data(d / "m.data", x, types, TRICLINIC)
+    res = run_job(d, lammps_setup(d / "m.data") + ["compute F all structure/atom default Al O", "run 0"],
+                  {"c_F": 150}, name="train")
+    X = res["c_F"]
+    # label: fewer O within ~2.4 Å than the median (a "loosely packed" atom) -> 1
+    crowd = X[:, 48:57].sum(axis=1)
+    y = (crowd < np.median(crowd)).astype(int)
+    model = SoftnessModel(C=1.0).fit(X, y)
+    path = d / "model.json"
+    model.save(str(path), spec=load_spec("default"))
+    return d, path, model
+
+
+def test_model_files(trained):
+    from pysoft.model import SoftnessModel, joblib_path
+
+    d, path, model = trained
+    assert path.exists() and (d / "model.joblib").exists() and joblib_path(str(path)).endswith("model.joblib")
+    m2, meta = SoftnessModel.load(str(path))
+    assert meta["spec"]["species"] == ["Al", "O"]
+    assert len(meta["coef"]) == len(meta["mean"]) == len(meta["scale"]) == 150
+    X = np.random.default_rng(0).normal(size=(5, 150))
+    np.testing.assert_array_equal(m2.softness(X), model.softness(X))
+    # the JSON formula reproduces the pipeline
+    S = (((X - np.array(meta["mean"])) / np.array(meta["scale"])) @ np.array(meta["coef"]) + meta["intercept"]) \
+        / np.linalg.norm(meta["coef"])
+    np.testing.assert_allclose(S, model.softness(X), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("nprocs", [1, 2])
+def test_cpp_softness_equals_pipeline(tmp_path, trained, nprocs):
+    d, path, model = trained
+    x, types = random_system(150, TRICLINIC, seed=9)
+    write_data(tmp_path / "s.data", x, types, TRICLINIC)
+    cmds = lammps_setup(tmp_path / "s.data") + [
+        "compute F all structure/atom default Al O", f"compute S all softness {path} Al O", "run 0"]
+    res = run_job(tmp_path, cmds, {"c_F": 150, "c_S": 1}, nprocs=nprocs, name="soft")
+    want = model.softness(res["c_F"])
+    got = res["c_S"][:, 0]
+    assert np.all(np.isfinite(got)) and np.std(got) > 0
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
+
+
+def test_softness_group(tmp_path, trained):
+    d, path, model = trained
+    x, types = random_system(60, TRICLINIC, seed=10)
+    write_data(tmp_path / "g.data", x, types, TRICLINIC)
+    cmds = lammps_setup(tmp_path / "g.data") + [
+        "group al type 1", "compute F all structure/atom default Al O", f"compute S al softness {path} Al O", "run 0"]
+    res = run_job(tmp_path, cmds, {"c_F": 150, "c_S": 1}, name="grp")
+    al = res["type"] == 1
+    assert np.all(res["c_S"][~al, 0] == 0.0)
+    np.testing.assert_allclose(res["c_S"][al, 0], model.softness(res["c_F"][al]), rtol=1e-10, atol=1e-10)
+
+
+def bad_model(tmp_path, trained, change):
+    d, path, model = trained
+    m = json.loads(path.read_text())
+    change(m)
+    (tmp_path / "bad.json").write_text(json.dumps(m))
+    return error_line(run_lmp(tmp_path, SETUP + "compute S all softness bad.json Al O\nrun 0\n"))
+
+
+@pytest.mark.parametrize("change,expect", [
+    (lambda m: m.pop("coef"), "missing the field 'coef'"),
+    (lambda m: m.pop("spec"), "missing the field 'spec'"),
+    (lambda m: m.__setitem__("mean", m["mean"][:-1]), "field 'mean' has 149 values, but its spec has 150"),
+    (lambda m: m["spec"]["radial"].__setitem__("mu", [0.6, 9.8, 0.2]), "field 'mean' has 150 values, but its spec has 148"),
+    (lambda m: m["scale"].__setitem__(3, 0.0), "field 'scale' must be positive (column 4)"),
+    (lambda m: m.__setitem__("intercept", "x"), "field 'intercept' must be a finite number"),
+    (lambda m: m.__setitem__("coef", [0.0] * 150), "'coef' is all zeros"),
+    (lambda m: m["spec"].__setitem__("species", ["Si", "O"]), "element Al for atom type 1 is not a species"),
+    (lambda m: m["spec"]["radial"].__setitem__("L", -1), "'radial.L' must be positive"),
+])
+def test_bad_model(tmp_path, trained, change, expect):
+    msg = bad_model(tmp_path, trained, change)
+    assert "Compute softness" in msg and expect in msg
+
+
+def test_missing_model(tmp_path):
+    msg = error_line(run_lmp(tmp_path, SETUP + "compute S all softness none.json Al O\nrun 0\n"))
+    assert "Compute softness cannot open model file none.json" in msg
+
+
+def test_model_not_json(tmp_path):
+    (tmp_path / "m.json").write_text("coef = 1")
+    msg = error_line(run_lmp(tmp_path, SETUP + "compute S all softness m.json Al O\nrun 0\n"))
+    assert "model is not valid JSON" in msg
+
+
+def test_softness_unknown_keyword(tmp_path, trained):
+    d, path, model = trained
+    msg = error_line(run_lmp(tmp_path, SETUP + f"compute S all softness {path} Al O extra\nrun 0\n"))
+    assert "Unknown compute softness keyword: extra" in msg
