@@ -1,0 +1,243 @@
+/* ----------------------------------------------------------------------
+   pysoft: fix pysoft/invoke, see doc/fix_pysoft_invoke.md
+------------------------------------------------------------------------- */
+
+#include "fix_pysoft_invoke.h"
+
+#include <Python.h>    // first of the system headers, as Python asks
+
+#include "comm.h"
+#include "error.h"
+#include "update.h"
+#include "utils.h"
+
+#include <cstring>
+#include <dlfcn.h>
+
+using namespace LAMMPS_NS;
+using namespace FixConst;
+
+namespace {
+
+// Start an interpreter if this process has none (LAMMPS run by `lmp`): with the Python home
+// of the interpreter pysoft was built with, and pysoft's own site-packages (found from this
+// library's path) on sys.path, so that `import lammps, pysoft` work as in that environment.
+void ensure_interpreter()
+{
+  if (Py_IsInitialized()) return;
+  PyConfig config;
+  PyConfig_InitPythonConfig(&config);
+  config.install_signal_handlers = 0;    // LAMMPS and MPI keep their own signal handling
+  PyConfig_SetBytesString(&config, &config.home, PYSOFT_PYTHON_HOME);
+  Py_InitializeFromConfig(&config);
+  PyConfig_Clear(&config);
+
+  Dl_info info;
+  if (dladdr((void *) &ensure_interpreter, &info) && info.dli_fname) {
+    // <site-packages>/pysoft/lib/pysoftpythonplugin.so
+    std::string site = info.dli_fname;
+    for (int up = 0; up < 3; up++) site = site.substr(0, site.rfind('/'));
+    // the working directory too, so hook modules beside the input script import as they
+    // would from `python` run there
+    std::string code = "import os, site, sys\nsite.addsitedir(r'" + site + "')\n" +
+        "sys.path.insert(0, os.getcwd())\n";
+    PyRun_SimpleString(code.c_str());
+  }
+  // hand the GIL back: every call below takes it with PyGILState_Ensure
+  PyEval_SaveThread();
+}
+
+// The current Python exception as text (the traceback when there is one); clears it.
+std::string python_error()
+{
+  PyObject *type = nullptr, *value = nullptr, *tb = nullptr;
+  PyErr_Fetch(&type, &value, &tb);
+  PyErr_NormalizeException(&type, &value, &tb);
+  std::string text = "unknown Python error";
+  PyObject *mod = PyImport_ImportModule("traceback");
+  if (mod && type) {
+    PyObject *lines = PyObject_CallMethod(mod, "format_exception", "OOO", type, value ? value : Py_None,
+                                          tb ? tb : Py_None);
+    if (lines) {
+      PyObject *sep = PyUnicode_FromString("");
+      PyObject *joined = PyUnicode_Join(sep, lines);
+      if (joined) text = PyUnicode_AsUTF8(joined);
+      Py_XDECREF(joined);
+      Py_XDECREF(sep);
+      Py_DECREF(lines);
+    }
+  }
+  PyErr_Clear();
+  Py_XDECREF(mod);
+  Py_XDECREF(type);
+  Py_XDECREF(value);
+  Py_XDECREF(tb);
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  return text;
+}
+
+class GIL {
+ public:
+  GIL() : state(PyGILState_Ensure()) {}
+  ~GIL() { PyGILState_Release(state); }
+
+ private:
+  PyGILState_STATE state;
+};
+
+}    // namespace
+
+/* ---------------------------------------------------------------------- */
+
+FixPysoftInvoke::FixPysoftInvoke(LAMMPS *lmp, int narg, char **arg) :
+    Fix(lmp, narg, arg), every(0), at_run(false), nruns(0), callable(nullptr), handle(nullptr),
+    is_class(false), instantiated(false)
+{
+  if (narg < 5) utils::missing_cmd_args(FLERR, "fix pysoft/invoke", error);
+  every = utils::inumeric(FLERR, arg[3], false, lmp);
+  if (every <= 0) error->all(FLERR, "Fix pysoft/invoke N must be a positive integer, got {}", arg[3]);
+  std::string target = arg[4];
+  auto colon = target.find(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == target.size())
+    error->all(FLERR, "Fix pysoft/invoke callable must be module:function or module:Class, got {}", target);
+  module_name = target.substr(0, colon);
+  attr_name = target.substr(colon + 1);
+
+  int iarg = 5;
+  while (iarg < narg) {
+    if (strcmp(arg[iarg], "at") == 0) {
+      if (iarg + 2 > narg) utils::missing_cmd_args(FLERR, "fix pysoft/invoke at", error);
+      if (strcmp(arg[iarg + 1], "step") == 0)
+        at_run = false;
+      else if (strcmp(arg[iarg + 1], "run") == 0)
+        at_run = true;
+      else
+        error->all(FLERR, "Fix pysoft/invoke 'at' takes step or run, got {}", arg[iarg + 1]);
+      iarg += 2;
+    } else if (strcmp(arg[iarg], "arg") == 0) {
+      if (iarg + 3 > narg) utils::missing_cmd_args(FLERR, "fix pysoft/invoke arg", error);
+      kwargs.emplace_back(arg[iarg + 1], arg[iarg + 2]);
+      iarg += 3;
+    } else {
+      error->all(FLERR, "Unknown fix pysoft/invoke keyword: {}", arg[iarg]);
+    }
+  }
+  if (!at_run) nevery = every;
+  load();
+}
+
+FixPysoftInvoke::~FixPysoftInvoke()
+{
+  if (Py_IsInitialized() && (callable || handle)) {
+    GIL gil;
+    Py_XDECREF((PyObject *) callable);
+    Py_XDECREF((PyObject *) handle);
+  }
+}
+
+int FixPysoftInvoke::setmask()
+{
+  return at_run ? POST_RUN : END_OF_STEP;
+}
+
+/* ----------------------------------------------------------------------
+   Import the module and look up the callable on every rank.  A failure here is the same on
+   every rank (same module, same sys.path), so error->all stops cleanly.
+------------------------------------------------------------------------- */
+
+void FixPysoftInvoke::load()
+{
+  ensure_interpreter();
+  std::string problem;
+  {
+    GIL gil;
+    PyObject *mod = PyImport_ImportModule(module_name.c_str());
+    if (!mod) {
+      problem = fmt::format("Fix pysoft/invoke cannot import module {}:\n{}", module_name, python_error());
+    } else {
+      PyObject *obj = PyObject_GetAttrString(mod, attr_name.c_str());
+      if (!obj) {
+        python_error();
+        problem = fmt::format("Fix pysoft/invoke: module {} has no attribute {}", module_name, attr_name);
+      } else if (!PyCallable_Check(obj)) {
+        problem = fmt::format("Fix pysoft/invoke: {}:{} is not callable", module_name, attr_name);
+        Py_DECREF(obj);
+      } else {
+        is_class = PyType_Check(obj);
+        callable = obj;
+      }
+      Py_DECREF(mod);
+    }
+    if (problem.empty()) {
+      // lammps.lammps(ptr=capsule): the library wraps this instance without owning it
+      PyObject *lammps_mod = PyImport_ImportModule("lammps");
+      PyObject *cls = lammps_mod ? PyObject_GetAttrString(lammps_mod, "lammps") : nullptr;
+      PyObject *capsule = PyCapsule_New((void *) lmp, nullptr, nullptr);
+      PyObject *kw = Py_BuildValue("{s:O}", "ptr", capsule);
+      PyObject *noargs = PyTuple_New(0);
+      handle = cls ? PyObject_Call(cls, noargs, kw) : nullptr;
+      if (!handle) problem = "Fix pysoft/invoke cannot create the lammps.lammps handle:\n" + python_error();
+      Py_XDECREF(noargs);
+      Py_XDECREF(kw);
+      Py_XDECREF(capsule);
+      Py_XDECREF(cls);
+      Py_XDECREF(lammps_mod);
+    }
+  }
+  if (!problem.empty()) error->all(FLERR, problem);
+}
+
+/* ----------------------------------------------------------------------
+   Call the hook.  A class is instantiated once, at its first call, as Class(lmp, **kwargs),
+   and the instance is then called as instance(lmp); a function is called as f(lmp, **kwargs).
+   A Python exception may happen on one rank only, while the others wait in a collective
+   inside the hook: error->one prints the traceback and aborts all ranks, so it never hangs.
+------------------------------------------------------------------------- */
+
+void FixPysoftInvoke::invoke()
+{
+  std::string problem;
+  {
+    GIL gil;
+    PyObject *kw = PyDict_New();
+    for (const auto &kv : kwargs) {
+      PyObject *v = PyUnicode_FromString(kv.second.c_str());
+      PyDict_SetItemString(kw, kv.first.c_str(), v);
+      Py_DECREF(v);
+    }
+    PyObject *args = PyTuple_Pack(1, (PyObject *) handle);
+    PyObject *result = nullptr;
+    if (is_class && !instantiated) {
+      PyObject *instance = PyObject_Call((PyObject *) callable, args, kw);
+      if (instance) {
+        Py_DECREF((PyObject *) callable);
+        callable = instance;
+        instantiated = true;
+        result = PyObject_CallObject((PyObject *) callable, args);
+      }
+    } else if (is_class) {
+      result = PyObject_CallObject((PyObject *) callable, args);
+    } else {
+      result = PyObject_Call((PyObject *) callable, args, kw);
+    }
+    if (!result) problem = python_error();
+    Py_XDECREF(result);
+    Py_DECREF(args);
+    Py_DECREF(kw);
+  }
+  if (!problem.empty())
+    error->one(FLERR, "Fix pysoft/invoke {}:{} raised an exception at step {}:\n{}", module_name,
+               attr_name, update->ntimestep, problem);
+}
+
+void FixPysoftInvoke::end_of_step()
+{
+  invoke();
+}
+
+void FixPysoftInvoke::post_run()
+{
+  // post_run also closes minimizations; only runs count
+  if (update->whichflag != 1) return;
+  if (++nruns % every == 0) invoke();
+}

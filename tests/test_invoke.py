@@ -1,0 +1,140 @@
+"""fix pysoft/invoke: Python hooks from `lmp` (embedded interpreter) and from Python, under MPI."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from conftest import MPIRUN, mpi_prefix, run_lmp
+from test_structure_errors import error_line
+
+HOOKS = textwrap.dedent("""
+    from mpi4py import MPI
+
+    def count(lmp, tag="x"):
+        # a collective on LAMMPS's communicator: every rank must be here in lockstep
+        n = MPI.COMM_WORLD.allreduce(lmp.extract_global("nlocal"), op=MPI.SUM)
+        if MPI.COMM_WORLD.Get_rank() == 0:
+            with open("count.txt", "a") as fh:
+                fh.write(f"{lmp.extract_global('ntimestep')} {n} {tag} {MPI.COMM_WORLD.Get_size()}\\n")
+
+    class Tally:
+        instances = 0
+
+        def __init__(self, lmp, out="tally.txt"):
+            Tally.instances += 1
+            self.out, self.calls = out, 0
+
+        def __call__(self, lmp):
+            self.calls += 1
+            if MPI.COMM_WORLD.Get_rank() == 0:
+                with open(self.out, "a") as fh:
+                    fh.write(f"{Tally.instances} {self.calls} {lmp.extract_global('ntimestep')}\\n")
+
+    def boom(lmp):
+        if MPI.COMM_WORLD.Get_rank() == MPI.COMM_WORLD.Get_size() - 1:
+            raise RuntimeError("deliberate failure on the last rank")
+        MPI.COMM_WORLD.Barrier()     # the other ranks wait here: the fix must not hang
+
+    NOT_CALLABLE = 3
+""")
+
+SYSTEM = """units lj
+lattice fcc 0.8442
+region b block 0 4 0 4 0 4
+create_box 1 b
+create_atoms 1 box
+mass 1 1.0
+velocity all create 1.0 87287 loop geom
+pair_style lj/cut 2.5
+pair_coeff 1 1 1.0 1.0 2.5
+fix 1 all nve
+"""
+
+
+@pytest.fixture
+def hookdir(tmp_path):
+    (tmp_path / "myhooks.py").write_text(HOOKS)
+    return tmp_path
+
+
+def rows(path):
+    return [line.split() for line in open(path).read().splitlines()]
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("nprocs", [1, 2])
+def test_function_every_n_steps(hookdir, nprocs):
+    proc = run_lmp(hookdir, SYSTEM + "fix h all pysoft/invoke 20 myhooks:count arg tag hello\nrun 70\n", nprocs=nprocs)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert rows(hookdir / "count.txt") == [[str(s), "256", "hello", str(nprocs)] for s in (20, 40, 60)]
+
+
+@pytest.mark.mpi
+def test_class_at_end_of_runs_not_minimize(hookdir):
+    script = SYSTEM + ("fix t all pysoft/invoke 1 myhooks:Tally at run arg out tally.txt\n"
+                       "run 50\nminimize 1e-4 1e-6 10 10\nrun 30\nrun 0\n")
+    proc = run_lmp(hookdir, script, nprocs=2)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    got = rows(hookdir / "tally.txt")
+    # one instance; called after each of the three runs, not after the minimization
+    assert [r[:2] for r in got] == [["1", "1"], ["1", "2"], ["1", "3"]]
+    assert int(got[0][2]) == 50
+
+
+def test_every_second_run(hookdir):
+    script = SYSTEM + "fix t all pysoft/invoke 2 myhooks:Tally at run\nrun 10\nrun 10\nrun 10\nrun 10\n"
+    proc = run_lmp(hookdir, script)
+    assert proc.returncode == 0
+    assert [r[2] for r in rows(hookdir / "tally.txt")] == ["20", "40"]
+
+
+@pytest.mark.mpi
+def test_driven_from_python(hookdir):
+    # LAMMPS driven from Python: the fix uses the running interpreter and takes the GIL itself
+    driver = hookdir / "drive.py"
+    driver.write_text(textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(hookdir)!r})
+        from mpi4py import MPI
+        import lammps
+        lmp = lammps.lammps(cmdargs=["-log", "none", "-screen", "none"], comm=MPI.COMM_WORLD)
+        lmp.commands_string({SYSTEM!r})
+        lmp.command("fix h all pysoft/invoke 25 myhooks:count arg tag py")
+        lmp.command("run 50")
+        import myhooks
+        lmp.close()
+    """))
+    proc = subprocess.run(mpi_prefix(2) + [sys.executable, str(driver)], cwd=str(hookdir),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert rows(hookdir / "count.txt") == [["25", "256", "py", "2"], ["50", "256", "py", "2"]]
+
+
+@pytest.mark.mpi
+def test_exception_on_one_rank_is_an_error_with_traceback(hookdir):
+    proc = run_lmp(hookdir, SYSTEM + "fix h all pysoft/invoke 5 myhooks:boom\nrun 20\n", nprocs=2, timeout=60)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "ERROR on proc 1: Fix pysoft/invoke myhooks:boom raised an exception at step 5" in out
+    assert "Traceback (most recent call last)" in out and "deliberate failure on the last rank" in out
+
+
+@pytest.mark.parametrize("line,expect", [
+    ("fix h all pysoft/invoke 5 nosuchmodule:f", "cannot import module nosuchmodule"),
+    ("fix h all pysoft/invoke 5 myhooks:nothing", "module myhooks has no attribute nothing"),
+    ("fix h all pysoft/invoke 5 myhooks:NOT_CALLABLE", "myhooks:NOT_CALLABLE is not callable"),
+    ("fix h all pysoft/invoke 0 myhooks:count", "N must be a positive integer, got 0"),
+    ("fix h all pysoft/invoke -3 myhooks:count", "N must be a positive integer, got -3"),
+    ("fix h all pysoft/invoke 2.5 myhooks:count", "Expected integer parameter instead of '2.5'"),
+    ("fix h all pysoft/invoke 5 myhooks", "must be module:function or module:Class, got myhooks"),
+    ("fix h all pysoft/invoke 5 myhooks:count at end", "'at' takes step or run, got end"),
+    ("fix h all pysoft/invoke 5 myhooks:count every 3", "Unknown fix pysoft/invoke keyword: every"),
+    ("fix h all pysoft/invoke 5 myhooks:count arg tag", "Illegal fix pysoft/invoke arg command: missing argument"),
+    ("fix h all pysoft/invoke 5", "Illegal fix pysoft/invoke command: missing argument"),
+])
+def test_bad_input(hookdir, line, expect):
+    msg = error_line(run_lmp(hookdir, SYSTEM + line + "\nrun 10\n"))
+    assert expect in msg
