@@ -90,7 +90,7 @@ class GIL {
 /* ---------------------------------------------------------------------- */
 
 FixPysoftInvoke::FixPysoftInvoke(LAMMPS *lmp, int narg, char **arg) :
-    Fix(lmp, narg, arg), every(0), at_run(false), nruns(0), callable(nullptr), handle(nullptr),
+    Fix(lmp, narg, arg), every(0), at_run(false), only_run0(false), nruns(0), callable(nullptr), handle(nullptr),
     is_class(false), instantiated(false)
 {
   if (narg < 5) utils::missing_cmd_args(FLERR, "fix pysoft/invoke", error);
@@ -107,12 +107,17 @@ FixPysoftInvoke::FixPysoftInvoke(LAMMPS *lmp, int narg, char **arg) :
   while (iarg < narg) {
     if (strcmp(arg[iarg], "at") == 0) {
       if (iarg + 2 > narg) utils::missing_cmd_args(FLERR, "fix pysoft/invoke at", error);
-      if (strcmp(arg[iarg + 1], "step") == 0)
+      if (strcmp(arg[iarg + 1], "step") == 0) {
         at_run = false;
-      else if (strcmp(arg[iarg + 1], "run") == 0)
+      } else if (strcmp(arg[iarg + 1], "run") == 0) {
         at_run = true;
-      else
-        error->all(FLERR, "Fix pysoft/invoke 'at' takes step or run, got {}", arg[iarg + 1]);
+        only_run0 = false;
+      } else if (strcmp(arg[iarg + 1], "run0") == 0) {
+        at_run = true;
+        only_run0 = true;
+      } else {
+        error->all(FLERR, "Fix pysoft/invoke 'at' takes step, run or run0, got {}", arg[iarg + 1]);
+      }
       iarg += 2;
     } else if (strcmp(arg[iarg], "arg") == 0) {
       if (iarg + 3 > narg) utils::missing_cmd_args(FLERR, "fix pysoft/invoke arg", error);
@@ -237,7 +242,9 @@ void FixPysoftInvoke::end_of_step()
 
 void FixPysoftInvoke::post_run()
 {
-  // post_run also closes minimizations; only runs count
+  // post_run also closes minimizations; only runs count (with run0, only zero-step runs: an
+  // input script calls the hook at a chosen point with "run 0 post no")
   if (update->whichflag != 1) return;
+  if (only_run0 && update->nsteps != 0) return;
   if (++nruns % every == 0) invoke();
 }

@@ -28,7 +28,7 @@ class FixPysoftInvoke : public Fix {
 
  private:
   int every;          // call every N steps, or every N-th run with at_run
-  bool at_run;
+  bool at_run, only_run0;
   bigint nruns;
   std::string module_name, attr_name;
   std::vector<std::pair<std::string, std::string>> kwargs;

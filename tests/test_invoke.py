@@ -84,6 +84,14 @@ def test_class_at_end_of_runs_not_minimize(hookdir):
     assert int(got[0][2]) == 50
 
 
+def test_at_run0_only_zero_step_runs(hookdir):
+    script = SYSTEM + ("fix t all pysoft/invoke 1 myhooks:Tally at run0\n"
+                       "run 10\nrun 0 post no\nrun 10\nminimize 1e-4 1e-6 10 10\nrun 0 post no\n")
+    proc = run_lmp(hookdir, script)
+    assert proc.returncode == 0
+    assert [r[1] for r in rows(hookdir / "tally.txt")] == ["1", "2"]
+
+
 def test_every_second_run(hookdir):
     script = SYSTEM + "fix t all pysoft/invoke 2 myhooks:Tally at run\nrun 10\nrun 10\nrun 10\nrun 10\n"
     proc = run_lmp(hookdir, script)
@@ -130,7 +138,7 @@ def test_exception_on_one_rank_is_an_error_with_traceback(hookdir):
     ("fix h all pysoft/invoke -3 myhooks:count", "N must be a positive integer, got -3"),
     ("fix h all pysoft/invoke 2.5 myhooks:count", "Expected integer parameter instead of '2.5'"),
     ("fix h all pysoft/invoke 5 myhooks", "must be module:function or module:Class, got myhooks"),
-    ("fix h all pysoft/invoke 5 myhooks:count at end", "'at' takes step or run, got end"),
+    ("fix h all pysoft/invoke 5 myhooks:count at end", "'at' takes step, run or run0, got end"),
     ("fix h all pysoft/invoke 5 myhooks:count every 3", "Unknown fix pysoft/invoke keyword: every"),
     ("fix h all pysoft/invoke 5 myhooks:count arg tag", "Illegal fix pysoft/invoke arg command: missing argument"),
     ("fix h all pysoft/invoke 5", "Illegal fix pysoft/invoke command: missing argument"),
