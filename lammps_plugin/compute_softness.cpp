@@ -20,7 +20,7 @@
 using namespace LAMMPS_NS;
 
 ComputeSoftness::ComputeSoftness(LAMMPS *lmp, int narg, char **arg) :
-    Compute(lmp, narg, arg), nmax(0), softness(nullptr), list(nullptr)
+    Compute(lmp, narg, arg), nmax(0), list_after_init(true), softness(nullptr), list(nullptr)
 {
   if (narg < 5) utils::missing_cmd_args(FLERR, "compute softness", error);
   const int ntypes = atom->ntypes;
@@ -51,6 +51,7 @@ void ComputeSoftness::init()
 {
   eval->check_ghost_range(lmp);
   pysoft_io::request_full_occasional(lmp, this, eval->cutoff());
+  list_after_init = true;
 }
 
 void ComputeSoftness::init_list(int /*id*/, NeighList *ptr)
@@ -69,7 +70,7 @@ void ComputeSoftness::compute_peratom()
     memory->create(softness, nmax, "softness:softness");
     vector_atom = softness;
   }
-  neighbor->build_one(list);
+  pysoft_io::build_current(lmp, list, list_after_init);
 
   const int nlocal = atom->nlocal;
   const int *mask = atom->mask;

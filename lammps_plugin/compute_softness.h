@@ -33,6 +33,7 @@ class ComputeSoftness : public Compute {
   int nmax;
   double *softness;
   class NeighList *list;
+  bool list_after_init;    // the list must be rebuilt at the next invocation
   std::unique_ptr<pysoft::SoftnessModel> model;
   std::unique_ptr<StructureEvaluator> eval;
   std::vector<double> row;

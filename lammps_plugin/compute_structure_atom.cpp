@@ -92,7 +92,7 @@ void StructureEvaluator::evaluate(LAMMPS *lmp, NeighList *list, int i, double *r
 /* ---------------------------------------------------------------------- */
 
 ComputeStructureAtom::ComputeStructureAtom(LAMMPS *lmp, int narg, char **arg) :
-    Compute(lmp, narg, arg), nmax(0), features(nullptr), list(nullptr)
+    Compute(lmp, narg, arg), nmax(0), list_after_init(true), features(nullptr), list(nullptr)
 {
   if (narg < 5) utils::missing_cmd_args(FLERR, "compute structure/atom", error);
   const int ntypes = atom->ntypes;
@@ -120,6 +120,7 @@ void ComputeStructureAtom::init()
 {
   eval->check_ghost_range(lmp);
   pysoft_io::request_full_occasional(lmp, this, eval->cutoff());
+  list_after_init = true;
 }
 
 void ComputeStructureAtom::init_list(int /*id*/, NeighList *ptr)
@@ -139,7 +140,7 @@ void ComputeStructureAtom::compute_peratom()
   }
 
   if (!list) error->all(FLERR, "Compute structure/atom invoked before the first run: add 'run 0'");
-  neighbor->build_one(list);
+  pysoft_io::build_current(lmp, list, list_after_init);
 
   const int nlocal = atom->nlocal;
   const int *mask = atom->mask;

@@ -57,6 +57,7 @@ class ComputeStructureAtom : public Compute {
   int nmax;
   double **features;
   class NeighList *list;
+  bool list_after_init;    // the list must be rebuilt at the next invocation
   std::unique_ptr<StructureEvaluator> eval;
 };
 

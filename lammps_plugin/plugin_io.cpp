@@ -8,6 +8,7 @@
 #include "comm.h"
 #include "error.h"
 #include "neighbor.h"
+#include "update.h"
 #include "utils.h"
 
 #include <cerrno>
@@ -32,6 +33,25 @@ void pysoft_io::request_full_occasional(LAMMPS *lmp, Compute *compute, double cu
 {
   lmp->neighbor->add_request(compute, NeighConst::REQ_FULL | NeighConst::REQ_OCCASIONAL)
       ->set_cutoff(cutoff);
+}
+
+void pysoft_io::build_current(LAMMPS *lmp, NeighList *list, bool &after_init)
+{
+  Neighbor *neighbor = lmp->neighbor;
+  if (!after_init) {
+    neighbor->build_one(list);
+    return;
+  }
+  // build_one() rebuilds only a list older than neighbor->lastcall, and remakes the list's
+  // stencil only if it is older than neighbor->last_setup_bins; a run's set-up re-neighbours
+  // and re-bins at an unchanged timestep, so move both past this step for the call
+  const bigint saved_call = neighbor->lastcall, saved_bins = neighbor->last_setup_bins;
+  neighbor->lastcall = lmp->update->ntimestep + 1;
+  neighbor->last_setup_bins = lmp->update->ntimestep + 1;
+  neighbor->build_one(list);
+  neighbor->lastcall = saved_call;
+  neighbor->last_setup_bins = saved_bins;
+  after_init = false;
 }
 
 std::string pysoft_io::data_dir()

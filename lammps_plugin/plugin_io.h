@@ -13,6 +13,7 @@
 
 namespace LAMMPS_NS {
 class Compute;
+class NeighList;
 namespace pysoft_io {
 
   // Read a whole text file on rank 0 and broadcast it.  A bare name that is not a file, such
@@ -28,6 +29,14 @@ namespace pysoft_io {
 
   // Ask for an occasional full neighbour list with a cutoff of its own (as compute rdf does).
   void request_full_occasional(LAMMPS *lmp, Compute *compute, double cutoff);
+
+  // Build an occasional neighbour list so that it indexes the current atoms.
+  // Neighbor::build_one() alone skips a list built on the same timestep as the latest
+  // re-neighbouring, which misses a new run's set-up at an unchanged timestep (run 0 after
+  // displace_atoms or change_box, a minimization): the list would index atoms that have
+  // moved or migrated.  after_init is set by the compute's init() (each run's set-up) and
+  // forces the first build after it; it is cleared here.
+  void build_current(LAMMPS *lmp, NeighList *list, bool &after_init);
 
   // The directory of pysoft's shipped data files (pysoft/data), found from the plugin's path.
   std::string data_dir();

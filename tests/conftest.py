@@ -83,3 +83,25 @@ def random_system(n, cell, ntypes=2, seed=1, origin=(0.0, 0.0, 0.0)):
 def default_spec():
     from pysoft.spec import load_spec
     return load_spec("default")
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory):
+    """A softness model fitted on structure functions of a random box, labels from a rule:
+    Al with fewer O within ~2.4 Å than the median are "soft".  Returns (dir, path, model)."""
+    from pysoft.model import SoftnessModel
+    from pysoft.spec import load_spec
+
+    d = tmp_path_factory.mktemp("model")
+    cell = np.array([[9.0, 0.0, 0.0], [2.5, 10.0, 0.0], [-1.7, 1.2, 11.0]])
+    x, types = random_system(120, cell, seed=4)
+    write_data(d / "m.data", x, types, cell)
+    cmds = ["units metal", "atom_modify map array", f"read_data {d / 'm.data'}", "pair_style zero 12.0",
+            "pair_coeff * *", "comm_modify cutoff 14.0", "compute F all structure/atom default Al O", "run 0"]
+    X = run_job(d, cmds, {"c_F": 150}, name="train")["c_F"]
+    crowd = X[:, 48:57].sum(axis=1)
+    y = (crowd < np.median(crowd)).astype(int)
+    model = SoftnessModel(C=1.0).fit(X, y)
+    path = d / "model.json"
+    model.save(str(path), spec=load_spec("default"))
+    return d, path, model

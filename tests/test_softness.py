@@ -10,27 +10,6 @@ from test_structure_atom import TRICLINIC, lammps_setup
 from test_structure_errors import SETUP, error_line
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A model fitted on structure functions of a random box (labels from a planted rule)."""
-    from pysoft.model import SoftnessModel
-    from pysoft.spec import load_spec
-
-    d = tmp_path_factory.mktemp("model")
-    x, types = random_system(120, TRICLINIC, seed=4)
-    write_data(d / "m.data", x, types, TRICLINIC)
-    res = run_job(d, lammps_setup(d / "m.data") + ["compute F all structure/atom default Al O", "run 0"],
-                  {"c_F": 150}, name="train")
-    X = res["c_F"]
-    # label: fewer O within ~2.4 Å than the median (a "loosely packed" atom) -> 1
-    crowd = X[:, 48:57].sum(axis=1)
-    y = (crowd < np.median(crowd)).astype(int)
-    model = SoftnessModel(C=1.0).fit(X, y)
-    path = d / "model.json"
-    model.save(str(path), spec=load_spec("default"))
-    return d, path, model
-
-
 def test_model_files(trained):
     from pysoft.model import SoftnessModel, joblib_path
 

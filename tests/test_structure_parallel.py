@@ -120,3 +120,22 @@ def test_restart_continues_identically(tmp_path, glass_data):
     b = run_job(tmp_path, resumed, {"c_F": NCOL}, nprocs=2, name="resumed")
     np.testing.assert_allclose(b["x"], a["x"], rtol=0, atol=1e-9)
     np.testing.assert_allclose(b["c_F"], a["c_F"], rtol=1e-10, atol=1e-300)
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("nprocs", [1, 2])
+def test_repeated_run0_at_one_timestep(tmp_path, default_spec, nprocs):
+    # Each "run 0" re-neighbours and re-bins at the same timestep. The compute is invoked
+    # after every one: its occasional list (and, once the growing box changes the bin grid,
+    # its stencil) must be rebuilt although LAMMPS sees nothing older than "this step".
+    x, types = random_system(150, np.diag([14.0, 14.0, 14.5]), seed=12)
+    write_data(tmp_path / "r.data", x, types, np.diag([14.0, 14.0, 14.5]))
+    # thermo output at each run's set-up invokes the compute (through compute reduce)
+    cmds = lammps_setup(tmp_path / "r.data") + ["compute F all structure/atom default Al O",
+                                               "compute r all reduce sum c_F[60]",
+                                               "thermo_style custom step c_r", "run 0"]
+    for k in range(1, 6):
+        cmds += ["change_box all x scale 1.03 remap", f"variable d atom 0.1*sin(id*{k})",
+                 "displace_atoms all move v_d v_d v_d units box", "run 0 post no"]
+    res = run_job(tmp_path, cmds, {"c_F": NCOL}, nprocs=nprocs, name="rep")
+    assert_matches(res["c_F"], reference_of(res, default_spec))
