@@ -1,0 +1,36 @@
+# pysoft on-the-fly analysis of a strain loop (METHOD.md sections 4 and 7): include this once,
+# on the equilibrated unstrained glass, before the strain loop; then end every strain step
+# with "run 0 post no", which calls the tally hook (fix pysoft/invoke ... at run0).
+# Nothing is dumped: each step appends one JSON line to ${series}.
+#
+# Variables (set them before the include):
+#   model    softness model from `pysoft train` (JSON)                   required
+#   series   time-series file (JSON lines)                               series.jsonl
+#   al, o    LAMMPS types of Al and O                                    1, 2
+#   rc_bond  Al-O bond cutoff, Å                                         2.25
+#   rc_na    neighbour cutoff of D2min in the reference, Å               4.0
+#   restart  yes to continue the series after read_restart               no
+# Ghost atoms must reach the softness spec's 11 Å + skin: comm_modify cutoff 13.5 below.
+
+variable    model    index model.json
+variable    series   index series.jsonl
+variable    al       index 1
+variable    o        index 2
+variable    rc_bond  index 2.25
+variable    rc_na    index 4.0
+variable    restart  index no
+
+comm_modify cutoff 13.5
+group       pysoft_Al type ${al}
+
+# per-atom state that moves with the atoms and is saved in restart files
+fix         pysoft_state all property/atom d_pysoft_D d_pysoft_S0 ghost no
+
+compute     pysoft_S pysoft_Al softness ${model} Al O
+compute     pysoft_B pysoft_Al bondswitch/atom ${rc_bond} ${o}
+compute     pysoft_NA all nonaffine/atom ${rc_na}
+compute     pysoft_stress all stress/atom NULL
+compute     pysoft_vol all voronoi/atom
+
+fix         pysoft_tally all pysoft/invoke 1 pysoft.hooks:PlaneStrainTally at run0 &
+            arg out ${series} arg centre_type ${al} arg restart ${restart}

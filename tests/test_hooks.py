@@ -1,0 +1,155 @@
+"""pysoft.hooks.PlaneStrainTally: the per-step time series, its rank invariance, restarts."""
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import random_system, run_job, write_data
+
+CELL = np.array([[16.0, 0, 0], [0, 15.0, 0], [0, 0, 15.5]])
+
+
+def reference_cluster_sizes(points, cell, cutoff):
+    """Breadth-first search over the minimum-image distance graph (independent of the hook)."""
+    n = len(points)
+    inv = np.linalg.inv(cell)
+    d = (points[:, None, :] - points[None, :, :]) @ inv
+    d -= np.round(d)
+    r = np.linalg.norm(d @ cell, axis=-1)
+    adj = (r < cutoff) & ~np.eye(n, dtype=bool)
+    seen = np.zeros(n, bool)
+    sizes = []
+    for i in range(n):
+        if seen[i]:
+            continue
+        stack, size = [i], 0
+        seen[i] = True
+        while stack:
+            k = stack.pop()
+            size += 1
+            for j in np.flatnonzero(adj[k] & ~seen):
+                seen[j] = True
+                stack.append(j)
+        sizes.append(size)
+    return sorted(sizes)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_cluster_sizes_against_bfs(seed):
+    from pysoft.hooks import cluster_sizes
+
+    rng = np.random.default_rng(seed)
+    cell = np.array([[12.0, 0, 0], [1.5, 11.0, 0], [-0.8, 0.6, 12.5]])
+    pts = rng.random((150, 3)) @ cell
+    assert sorted(cluster_sizes(pts, cell, 3.7).tolist()) == reference_cluster_sizes(pts, cell, 3.7)
+    assert cluster_sizes(pts[:0], cell, 3.7).size == 0
+
+
+def loop_commands(data, model, series, nsteps, restart="no", extra_setup=(), start=0):
+    """A quasi-static strain loop whose atom motion is the same on any rank count: an affine
+    stretch of 1 % per step, then a displacement of every atom that is a fixed function of its
+    id and the step (no MD, whose trajectories differ in the last bits between rank counts)."""
+    cmds = ["units metal", "atom_modify map array", f"read_data {data}",
+            "pair_style lj/cut 6.0", "pair_coeff * * 0.01 2.0", "comm_modify cutoff 13.5", "group al type 1",
+            f"compute pysoft_S al softness {model} Al O",
+            "compute pysoft_stress all stress/atom NULL", "compute pysoft_vol all voronoi/atom",
+            *extra_setup,
+            f"fix pysoft_tally all pysoft/invoke 1 pysoft.hooks:PlaneStrainTally at run0 arg out {series} "
+            f"arg bonds none arg nonaffine none arg S0 none arg restart {restart}",
+            "run 0 post no"]
+    for k in range(start + 1, start + 1 + nsteps):
+        cmds += ["change_box all x scale 1.01 remap",
+                 f"variable dx atom 0.05*sin(id*{0.7 * k}) ", f"variable dy atom 0.05*cos(id*{1.3 * k})",
+                 "variable dz atom 0.03*sin(id+{k})".replace("{k}", str(k)),
+                 "displace_atoms all move v_dx v_dy v_dz units box", "run 0 post no"]
+    return cmds
+
+
+def read_series(path):
+    lines = [json.loads(line) for line in open(path)]
+    return lines[0], lines[1:]
+
+
+@pytest.fixture(scope="module")
+def glass(tmp_path_factory):
+    d = tmp_path_factory.mktemp("hglass")
+    x, types = random_system(300, CELL, seed=7)
+    write_data(d / "g.data", x, types, CELL)
+    return d / "g.data"
+
+
+def assert_series_equal(a, b, rtol=1e-10):
+    assert len(a) == len(b)
+    for ra, rb in zip(a, b):
+        assert ra.keys() == rb.keys()
+        for k in ra:
+            va, vb = ra[k], rb[k]
+            if isinstance(va, dict):
+                for kk in va:
+                    np.testing.assert_allclose(np.asarray(va[kk], float), np.asarray(vb[kk], float),
+                                               rtol=rtol, atol=1e-12, err_msg=f"{k}.{kk}")
+            else:
+                np.testing.assert_allclose(va, vb, rtol=rtol, atol=1e-12, err_msg=k)
+
+
+@pytest.mark.mpi
+def test_series_rank_invariant(tmp_path, glass, trained):
+    _, model, _ = trained
+    series = {}
+    for n in (1, 2, 4):
+        out = tmp_path / f"s{n}.jsonl"
+        run_job(tmp_path, loop_commands(glass, model, out, 4), nprocs=n, name=f"loop{n}")
+        series[n] = read_series(out)
+    header, rows = series[1]
+    assert header["format"] == "pysoft-series" and header["units"]["stress"].startswith("GPa")
+    assert [r["step"] for r in rows] == [0, 1, 2, 3, 4]
+    np.testing.assert_allclose([r["strain"] for r in rows], 1.01 ** np.arange(5) - 1, rtol=1e-12)
+    for r in rows:
+        assert r["n_centre"] == int(np.sum(read_types(glass) == 1))
+        assert sum(r["softness"]["hist"]) == r["n_centre"]
+        assert r["clusters"]["soft_atoms"] >= 0.1 * r["n_centre"] - 1
+        assert 1 <= r["clusters"]["largest"] <= r["clusters"]["soft_atoms"]
+        assert sum(r["local_stress_GPa"]["all"]) == r["n_centre"]
+    for n in (2, 4):
+        assert_series_equal(series[n][1], rows)
+
+
+def read_types(data):
+    lines = open(data).read().split("Atoms # atomic")[1].strip().splitlines()
+    return np.array([int(line.split()[1]) for line in lines])
+
+
+def test_softness_and_clusters_match_direct_evaluation(tmp_path, glass, trained):
+    from pysoft.hooks import cluster_sizes
+
+    _, model_path, model = trained
+    out = tmp_path / "s.jsonl"
+    cmds = loop_commands(glass, model_path, out, 0) + ["compute F al structure/atom default Al O", "run 0"]
+    res = run_job(tmp_path, cmds, {"c_F": 150}, name="direct")
+    _, rows = read_series(out)
+    al = res["type"] == 1
+    S = model.softness(res["c_F"][al])
+    assert rows[0]["softness"]["mean"] == pytest.approx(S.mean(), rel=1e-10)
+    thr = np.quantile(S, 0.9)
+    assert rows[0]["clusters"]["threshold"] == pytest.approx(thr, rel=1e-10)
+    sizes = cluster_sizes(res["x"][al][S >= thr], CELL, 3.7)
+    assert rows[0]["clusters"]["number"] == len(sizes) and rows[0]["clusters"]["largest"] == sizes.max()
+
+
+@pytest.mark.mpi
+def test_series_survives_restart(tmp_path, glass, trained):
+    _, model, _ = trained
+    whole = tmp_path / "whole.jsonl"
+    run_job(tmp_path, loop_commands(glass, model, whole, 4), nprocs=2, name="whole")
+    part = tmp_path / "part.jsonl"
+    first = loop_commands(glass, model, part, 2) + [f"write_restart {tmp_path}/half.restart"]
+    run_job(tmp_path, first, nprocs=2, name="first")
+    resumed = loop_commands(glass, model, part, 2, restart="yes", start=2)
+    resumed[2] = f"read_restart {tmp_path}/half.restart"
+    # after read_restart the loop continues at step 3; the hook's first call must not add a row
+    # for the restored state, so the resumed script starts with the strain steps
+    idx = resumed.index("run 0 post no")
+    del resumed[idx]
+    run_job(tmp_path, resumed, nprocs=2, name="resumed")
+    assert_series_equal(read_series(part)[1], read_series(whole)[1])
