@@ -29,6 +29,16 @@ namespace pysoft_io {
   // Ask for an occasional full neighbour list with a cutoff of its own (as compute rdf does).
   void request_full_occasional(LAMMPS *lmp, Compute *compute, double cutoff);
 
+  // Ask for a full neighbour list with a cutoff of its own, rebuilt at every re-neighboring.
+  // Unlike an occasional list it is also current after two runs at the same timestep with
+  // atoms moved in between (run 0; change_box ... remap; run 0): Neighbor::build_one() skips
+  // an occasional list already built at that timestep, and would hand back the stale one.
+  void request_full_perpetual(LAMMPS *lmp, Compute *compute, double cutoff);
+
+  // Stop with an error naming comm_modify cutoff when the ghost atoms cannot reach
+  // cutoff + neighbor skin, the extent of such a list.  Call it from init().
+  void check_ghost_range(LAMMPS *lmp, const std::string &style, double cutoff);
+
   // The directory of pysoft's shipped data files (pysoft/data), found from the plugin's path.
   std::string data_dir();
 
