@@ -8,17 +8,12 @@
 #include "structure_functions.h"
 
 #include "atom.h"
-#include "comm.h"
 #include "error.h"
-#include "force.h"
-#include "pair.h"
 #include "memory.h"
 #include "neigh_list.h"
 #include "neighbor.h"
 #include "update.h"
 
-#include <algorithm>
-#include <cmath>
 #include <cstring>
 
 using namespace LAMMPS_NS;
@@ -47,18 +42,7 @@ const pysoft::StructureSpec &StructureEvaluator::spec() const { return sf_->spec
 
 void StructureEvaluator::check_ghost_range(LAMMPS *lmp) const
 {
-  // like compute rdf and fix nonaffine/displacement: the occasional list reaches out to
-  // cutoff + skin, and ghost atoms must exist that far
-  // (checked in init(), before Neighbor::init(), so the ghost range is rebuilt from its parts
-  // the way Comm will: the pair cutoff plus skin, or the user's comm_modify cutoff)
-  double need = cutoff() + lmp->neighbor->skin;
-  double have = lmp->comm->cutghostuser;
-  if (lmp->force->pair) have = std::max(have, lmp->force->pair->cutforce + lmp->neighbor->skin);
-  if (need > have)
-    lmp->error->all(FLERR,
-                    "{} cutoff {} + neighbor skin {} exceeds the ghost-atom range {}; "
-                    "use comm_modify cutoff {}",
-                    style_, cutoff(), lmp->neighbor->skin, have, need);
+  pysoft_io::check_ghost_range(lmp, style_, cutoff());
 }
 
 void StructureEvaluator::evaluate(LAMMPS *lmp, NeighList *list, int i, double *row)

@@ -7,10 +7,13 @@
 #include "atom.h"
 #include "comm.h"
 #include "error.h"
+#include "force.h"
 #include "neighbor.h"
 #include "update.h"
+#include "pair.h"
 #include "utils.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <dlfcn.h>
@@ -52,6 +55,27 @@ void pysoft_io::build_current(LAMMPS *lmp, NeighList *list, bool &after_init)
   neighbor->lastcall = saved_call;
   neighbor->last_setup_bins = saved_bins;
   after_init = false;
+}
+
+void pysoft_io::check_ghost_range(LAMMPS *lmp, const std::string &style, double cutoff)
+{
+  // like compute rdf and fix nonaffine/displacement: the occasional list reaches out to
+  // cutoff + skin, and ghost atoms must exist that far
+  // (checked in init(), before Neighbor::init(), so the ghost range is rebuilt from its parts
+  // the way Comm will: the pair cutoff plus skin, or the user's comm_modify cutoff)
+  double need = cutoff + lmp->neighbor->skin;
+  double have = lmp->comm->cutghostuser;
+  if (lmp->force->pair) have = std::max(have, lmp->force->pair->cutforce + lmp->neighbor->skin);
+  if (need > have)
+    lmp->error->all(FLERR,
+                    "{} cutoff {} + neighbor skin {} exceeds the ghost-atom range {}; "
+                    "use comm_modify cutoff {}",
+                    style, cutoff, lmp->neighbor->skin, have, need);
+}
+
+void pysoft_io::request_full_perpetual(LAMMPS *lmp, Compute *compute, double cutoff)
+{
+  lmp->neighbor->add_request(compute, NeighConst::REQ_FULL)->set_cutoff(cutoff);
 }
 
 std::string pysoft_io::data_dir()

@@ -38,6 +38,15 @@ namespace pysoft_io {
   // forces the first build after it; it is cleared here.
   void build_current(LAMMPS *lmp, NeighList *list, bool &after_init);
 
+  // Ask for a full neighbour list with a cutoff of its own, rebuilt at every re-neighboring:
+  // always current, and cheap for short cutoffs (bond switching at 2.25 Å); long-cutoff
+  // computes use an occasional list with build_current() instead.
+  void request_full_perpetual(LAMMPS *lmp, Compute *compute, double cutoff);
+
+  // Stop with an error naming comm_modify cutoff when the ghost atoms cannot reach
+  // cutoff + neighbor skin, the extent of such a list.  Call it from init().
+  void check_ghost_range(LAMMPS *lmp, const std::string &style, double cutoff);
+
   // The directory of pysoft's shipped data files (pysoft/data), found from the plugin's path.
   std::string data_dir();
 

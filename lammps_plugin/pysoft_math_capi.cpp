@@ -2,9 +2,11 @@
    pysoft: a C interface to the plugin's math, without LAMMPS.
    Loaded by the tests through ctypes (pysoft/_math.py) to check the
    structure functions on hand-made neighbour sets, and by pysoft to
-   validate spec files before a run.
+   validate spec files before a run, and to check the bond-switching
+   classification.
 ------------------------------------------------------------------------- */
 
+#include "bond_switching.h"
 #include "structure_functions.h"
 
 #include <cstring>
@@ -73,5 +75,13 @@ __attribute__((visibility("default"))) int pysoft_structure_functions(
     set_error(err, errlen, e.what());
     return -1;
   }
+}
+
+// bond-switching state (0 UC, 1 DC, 2 IC, 3 SC) of an atom whose bonded neighbour ids were
+// ref (nref, sorted) in the reference and are now (nnow, sorted) now
+__attribute__((visibility("default"))) int pysoft_bond_switch_state(const int64_t *ref, int nref,
+                                                                     const int64_t *now, int nnow)
+{
+  return pysoft::classify_bond_switch(ref, nref, now, nnow);
 }
 }

@@ -4,8 +4,10 @@
 
 #include "pysoft_plugin_abi.h"
 
+#include "compute_bondswitch_atom.h"
 #include "compute_softness.h"
 #include "compute_structure_atom.h"
+#include "fix_bondswitch_store.h"
 
 using namespace LAMMPS_NS;
 
@@ -42,4 +44,11 @@ extern "C" void lammpsplugin_init(void *lmp, void *handle, void *regfunc)
   add_style(reg, lmp, handle, "compute", "softness",
             "pysoft: per-atom softness of a linear model on structure functions",
             &create_v2<ComputeSoftness>);
+  add_style(reg, lmp, handle, "compute", "bondswitch/atom",
+            "pysoft: coordination and bond switching (UC/DC/IC/SC) against a reference",
+            &create_v2<ComputeBondSwitchAtom>);
+  // upper case, as LAMMPS's own STORE/ATOM: created by compute bondswitch/atom, not by users
+  add_style(reg, lmp, handle, "fix", "BONDSWITCH/STORE",
+            "pysoft: internal reference store of compute bondswitch/atom",
+            &create_v2<FixBondSwitchStore>);
 }

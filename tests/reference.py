@@ -1,7 +1,7 @@
 """Independent brute-force references for the tests.
 
-Written directly from the formulas of ../shared/METHOD.md section 5 and issue 2, in NumPy, with
-every periodic image enumerated explicitly.  Nothing here is shared with the plugin.
+Written directly from the formulas of ../shared/METHOD.md sections 4 and 5 and issue 2, in NumPy,
+with every periodic image enumerated explicitly.  Nothing here is shared with the plugin.
 """
 
 import itertools
@@ -75,4 +75,46 @@ def structure_functions(x, species, cell, spec):
             for q, (xi, lam, zeta) in enumerate(params):
                 val = np.exp(-ssum[sel] / xi**2) * (1.0 + lam * cos[sel]) ** zeta
                 out[i, base + p * len(params) + q] = val.sum()
+    return out
+
+
+# Bond switching (METHOD.md section 4), numbered as column 3 of compute bondswitch/atom.
+UC, DC, IC, SC = 0, 1, 2, 3
+
+
+def bonded_ids(x, types, cell, rc, centres, neighbour_types):
+    """Per atom, the sorted ids (index + 1) of the atoms of `neighbour_types` closer than rc, one
+    entry per periodic image; None for atoms that are not centres."""
+    shifts = image_shifts(cell, rc)
+    cand = np.flatnonzero(np.isin(types, neighbour_types))
+    images = x[cand][None, :, :] + shifts[:, None, :]
+    out = []
+    for i in range(len(x)):
+        if not centres[i]:
+            out.append(None)
+            continue
+        d = images - x[i]
+        r2 = np.einsum("sjk,sjk->sj", d, d)
+        _, j = np.nonzero((r2 < rc * rc) & (r2 > 0.0))
+        out.append(sorted(int(k) + 1 for k in cand[j]))
+    return out
+
+
+def bond_switch_state(ref_ids, now_ids):
+    """DC / IC when the coordination number fell / rose, else SC when a neighbour id differs, else UC."""
+    if len(now_ids) < len(ref_ids):
+        return DC
+    if len(now_ids) > len(ref_ids):
+        return IC
+    return UC if sorted(ref_ids) == sorted(now_ids) else SC
+
+
+def bond_switching(x_ref, cell_ref, x_now, cell_now, types, centres, rc, neighbour_types):
+    """Rows (reference CN, CN now, state) per atom; zeros for atoms that are not centres."""
+    ref = bonded_ids(x_ref, types, cell_ref, rc, centres, neighbour_types)
+    now = bonded_ids(x_now, types, cell_now, rc, centres, neighbour_types)
+    out = np.zeros((len(x_now), 3))
+    for i, (a, b) in enumerate(zip(ref, now)):
+        if a is not None:
+            out[i] = len(a), len(b), bond_switch_state(a, b)
     return out

@@ -1,0 +1,214 @@
+/* ----------------------------------------------------------------------
+   pysoft: compute bondswitch/atom, see doc/compute_bondswitch_atom.md
+------------------------------------------------------------------------- */
+
+#include "compute_bondswitch_atom.h"
+
+#include "bond_switching.h"
+#include "fix_bondswitch_store.h"
+#include "plugin_io.h"
+
+#include "atom.h"
+#include "comm.h"
+#include "error.h"
+#include "memory.h"
+#include "modify.h"
+#include "neigh_list.h"
+#include "neighbor.h"
+#include "update.h"
+
+#include <algorithm>
+#include <cstring>
+
+using namespace LAMMPS_NS;
+
+ComputeBondSwitchAtom::ComputeBondSwitchAtom(LAMMPS *lmp, int narg, char **arg) :
+    Compute(lmp, narg, arg), cutoff(0.0), typelo(0), typehi(0), store(nullptr), list(nullptr),
+    nmax(0), state(nullptr)
+{
+  if (narg < 5) utils::missing_cmd_args(FLERR, "compute bondswitch/atom", error);
+  if (narg > 5)
+    error->all(FLERR,
+               "Illegal compute bondswitch/atom command: it takes 2 arguments (Rc TYPES), "
+               "got {}; first extra argument: {}",
+               narg - 3, arg[5]);
+
+  if (!utils::is_double(arg[3]) || (cutoff = utils::numeric(FLERR, arg[3], false, lmp)) <= 0.0)
+    error->all(FLERR, "Compute bondswitch/atom bond cutoff Rc must be a positive number, not {}",
+               arg[3]);
+
+  // no Error pointer: out-of-range and malformed ranges both get the message below, which
+  // names this compute and the valid types
+  const int ntypes = atom->ntypes;
+  utils::bounds(FLERR, arg[4], 1, ntypes, typelo, typehi, nullptr);
+  if (typelo < 1 || typehi > ntypes || typelo > typehi)
+    error->all(FLERR,
+               "Compute bondswitch/atom neighbour types {} are not a type or type range "
+               "within 1-{}",
+               arg[4], ntypes);
+
+  peratom_flag = 1;
+  size_peratom_cols = 3;
+
+  // the reference lives in an internal fix so that it migrates with the atoms and goes into
+  // restart files; after read_restart, a compute re-defined with the same ID re-creates the
+  // fix with the same ID, and Modify::add_fix hands it the stored reference
+  id_fix = std::string(id) + "_BONDSWITCH_STORE";
+  store = dynamic_cast<FixBondSwitchStore *>(
+      modify->add_fix(fmt::format("{} all BONDSWITCH/STORE", id_fix)));
+  if (!store) error->all(FLERR, "Compute bondswitch/atom could not create fix {}", id_fix);
+
+  if (store->restart_reset) {
+    store->restart_reset = 0;
+    if (store->captured() &&
+        (store->cutoff() != cutoff || store->typelo() != typelo || store->typehi() != typehi) &&
+        comm->me == 0)
+      error->warning(FLERR,
+                     "Compute bondswitch/atom {}: the reference from the restart file was "
+                     "captured with Rc {} and types {}-{}, now Rc {} and types {}-{}; use "
+                     "compute_modify {} reference current to capture a new one",
+                     id, store->cutoff(), store->typelo(), store->typehi(), cutoff, typelo,
+                     typehi, id);
+  }
+}
+
+ComputeBondSwitchAtom::~ComputeBondSwitchAtom()
+{
+  // while LAMMPS shuts down, Modify deletes all fixes before the computes: nothing to do then
+  if (modify->nfix && modify->get_fix_by_id(id_fix)) modify->delete_fix(id_fix);
+  memory->destroy(state);
+}
+
+FixBondSwitchStore *ComputeBondSwitchAtom::find_store()
+{
+  // looked up each time: `unfix` would otherwise leave a dangling pointer
+  auto *fix = dynamic_cast<FixBondSwitchStore *>(modify->get_fix_by_id(id_fix));
+  if (!fix)
+    error->all(FLERR, "Compute bondswitch/atom {} lost its reference: fix {} was deleted", id,
+               id_fix);
+  return fix;
+}
+
+void ComputeBondSwitchAtom::init()
+{
+  store = find_store();
+  pysoft_io::check_ghost_range(lmp, "Compute bondswitch/atom", cutoff);
+  // perpetual, not occasional: the list must follow atoms moved between two runs at the same
+  // timestep (a strain step, then run 0), or a reference captured before would be compared
+  // with stale neighbours; with the short bond cutoff it costs little at each re-neighboring
+  pysoft_io::request_full_perpetual(lmp, this, cutoff);
+}
+
+void ComputeBondSwitchAtom::init_list(int /*id*/, NeighList *ptr)
+{
+  list = ptr;
+}
+
+int ComputeBondSwitchAtom::modify_param(int narg, char **arg)
+{
+  if (strcmp(arg[0], "reference") != 0) return 0;
+  if (narg < 2) utils::missing_cmd_args(FLERR, "compute_modify reference", error);
+  if (strcmp(arg[1], "current") != 0)
+    error->all(FLERR,
+               "Compute bondswitch/atom: compute_modify reference takes 'current', not {}",
+               arg[1]);
+  // captured at the next invocation, when the neighbour list is current
+  find_store()->request_capture();
+
+  // Compute::modify_params() of LAMMPS 22Jul2025 does not advance past the words a compute's
+  // modify_param() consumed, and would call us again forever.  So the two words become a
+  // keyword it handles itself, set to the value it already has: "dynamic/dof" with the
+  // current dynamic_user, a no-op.  A LAMMPS that advances never reads them.
+  arg[0] = (char *) "dynamic/dof";
+  arg[1] = (char *) (dynamic_user ? "yes" : "no");
+  return 2;
+}
+
+void ComputeBondSwitchAtom::bonded_now()
+{
+  const int nlocal = atom->nlocal;
+  const int *mask = atom->mask;
+  const int *type = atom->type;
+  const tagint *tag = atom->tag;
+  double **x = atom->x;
+  const double cutsq = cutoff * cutoff;
+
+  ids_.clear();
+  first_.assign(nlocal, 0);
+  num_.assign(nlocal, -1);
+  for (int ii = 0; ii < list->inum; ii++) {
+    const int i = list->ilist[ii];
+    if (i >= nlocal || !(mask[i] & groupbit)) continue;
+    const int jnum = list->numneigh[i];
+    const int *jlist = list->firstneigh[i];
+    const std::size_t start = ids_.size();
+    // each periodic image of a neighbour is a ghost atom of its own, so an atom bonded to
+    // two images of one neighbour lists that id twice (possible only in boxes thinner
+    // than 2 Rc), as compute coord/atom counts both
+    for (int jj = 0; jj < jnum; jj++) {
+      const int j = jlist[jj] & NEIGHMASK;
+      if (type[j] < typelo || type[j] > typehi) continue;
+      const double dx = x[j][0] - x[i][0];
+      const double dy = x[j][1] - x[i][1];
+      const double dz = x[j][2] - x[i][2];
+      if (dx * dx + dy * dy + dz * dz < cutsq) ids_.push_back(tag[j]);
+    }
+    std::sort(ids_.begin() + start, ids_.end());
+    first_[i] = (int) start;
+    num_[i] = (int) (ids_.size() - start);
+  }
+}
+
+void ComputeBondSwitchAtom::capture()
+{
+  // no fixed limit on the neighbours kept: the store is as wide as the largest reference CN
+  const int nlocal = atom->nlocal;
+  int wmax = 0, width = 0;
+  for (int i = 0; i < nlocal; i++) wmax = std::max(wmax, num_[i]);
+  MPI_Allreduce(&wmax, &width, 1, MPI_INT, MPI_MAX, world);
+
+  store->begin_capture(width, cutoff, typelo, typehi);
+  for (int i = 0; i < nlocal; i++)
+    store->set_reference(i, num_[i] > 0 ? &ids_[first_[i]] : nullptr, num_[i]);
+  store->end_capture();
+}
+
+void ComputeBondSwitchAtom::compute_peratom()
+{
+  invoked_peratom = update->ntimestep;
+
+  if (atom->nmax > nmax) {
+    memory->destroy(state);
+    nmax = atom->nmax;
+    memory->create(state, nmax, size_peratom_cols, "bondswitch/atom:state");
+    array_atom = state;
+  }
+
+  if (!list)
+    error->all(FLERR, "Compute bondswitch/atom invoked before the first run: add 'run 0'");
+  store = find_store();
+  bonded_now();
+  if (!store->captured()) capture();
+
+  const int nlocal = atom->nlocal;
+  for (int i = 0; i < nlocal; i++) {
+    double *row = state[i];
+    row[0] = row[1] = row[2] = 0.0;
+    // num_ < 0: outside the group.  No reference: the atom was created, or joined the
+    // group, after the capture; both stay zero until the next capture
+    if (num_[i] < 0) continue;
+    const std::int64_t *ref = nullptr;
+    const int nref = store->reference(i, &ref);
+    if (nref < 0) continue;
+    row[0] = nref;
+    row[1] = num_[i];
+    row[2] = pysoft::classify_bond_switch(ref, nref, ids_.data() + first_[i], num_[i]);
+  }
+}
+
+double ComputeBondSwitchAtom::memory_usage()
+{
+  return (double) nmax * size_peratom_cols * sizeof(double) +
+      (double) ids_.capacity() * sizeof(std::int64_t) +
+      (double) (first_.capacity() + num_.capacity()) * sizeof(int);
+}
