@@ -52,11 +52,12 @@ def loop_commands(data, model, series, nsteps, restart="no", extra_setup=(), sta
     id and the step (no MD, whose trajectories differ in the last bits between rank counts)."""
     cmds = ["units metal", "atom_modify map array", f"read_data {data}",
             "pair_style lj/cut 6.0", "pair_coeff * * 0.01 2.0", "comm_modify cutoff 13.5", "group al type 1",
-            f"compute pysoft_S al softness {model} Al O",
+            f"compute pysoft_S al softness {model} Al O", "compute pysoft_B al bondswitch/atom 2.25 2",
+            "fix pysoft_state all property/atom d_pysoft_S0 ghost no",
             "compute pysoft_stress all stress/atom NULL", "compute pysoft_vol all voronoi/atom",
             *extra_setup,
             f"fix pysoft_tally all pysoft/invoke 1 pysoft.hooks:PlaneStrainTally at run0 arg out {series} "
-            f"arg bonds none arg nonaffine none arg S0 none arg restart {restart}",
+            f"arg nonaffine none arg restart {restart}",
             "run 0 post no"]
     for k in range(start + 1, start + 1 + nsteps):
         cmds += ["change_box all x scale 1.01 remap",
@@ -80,17 +81,23 @@ def glass(tmp_path_factory):
 
 
 def assert_series_equal(a, b, rtol=1e-10):
+    """Rows equal: floats to rtol, counts and histograms exactly (they are integers)."""
     assert len(a) == len(b)
+
+    def same(va, vb, where):
+        if isinstance(va, dict):
+            assert va.keys() == vb.keys(), where
+            for k in va:
+                same(va[k], vb[k], f"{where}.{k}")
+        elif isinstance(va, (list, int)) and not isinstance(va, bool):
+            np.testing.assert_array_equal(np.asarray(va), np.asarray(vb), err_msg=where) \
+                if np.asarray(va).dtype.kind == "i" else \
+                np.testing.assert_allclose(va, vb, rtol=rtol, atol=1e-12, err_msg=where)
+        else:
+            np.testing.assert_allclose(va, vb, rtol=rtol, atol=1e-12, err_msg=where)
+
     for ra, rb in zip(a, b):
-        assert ra.keys() == rb.keys()
-        for k in ra:
-            va, vb = ra[k], rb[k]
-            if isinstance(va, dict):
-                for kk in va:
-                    np.testing.assert_allclose(np.asarray(va[kk], float), np.asarray(vb[kk], float),
-                                               rtol=rtol, atol=1e-12, err_msg=f"{k}.{kk}")
-            else:
-                np.testing.assert_allclose(va, vb, rtol=rtol, atol=1e-12, err_msg=k)
+        same(ra, rb, f"step {ra['step']}")
 
 
 @pytest.mark.mpi
@@ -111,6 +118,10 @@ def test_series_rank_invariant(tmp_path, glass, trained):
         assert r["clusters"]["soft_atoms"] >= 0.1 * r["n_centre"] - 1
         assert 1 <= r["clusters"]["largest"] <= r["clusters"]["soft_atoms"]
         assert sum(r["local_stress_GPa"]["all"]) == r["n_centre"]
+        assert sum(r["bond_fraction"].values()) == pytest.approx(1.0)
+        assert sum(r["p_dc_al5_by_s0"]["total"]) == sum(r["bond_counts_by_cn0"]["5"].values())
+    assert rows[0]["bond_fraction"]["UC"] == 1.0          # the reference is step 0 itself
+    assert rows[-1]["bond_fraction"]["UC"] < 1.0           # 4 % stretch and shuffles switch bonds
     for n in (2, 4):
         assert_series_equal(series[n][1], rows)
 
@@ -147,9 +158,11 @@ def test_series_survives_restart(tmp_path, glass, trained):
     run_job(tmp_path, first, nprocs=2, name="first")
     resumed = loop_commands(glass, model, part, 2, restart="yes", start=2)
     resumed[2] = f"read_restart {tmp_path}/half.restart"
-    # after read_restart the loop continues at step 3; the hook's first call must not add a row
-    # for the restored state, so the resumed script starts with the strain steps
+    # LAMMPS allows change_box only after a run has consumed the restart file's per-atom data:
+    # a "run 0" with every restartable fix defined, before the tally hook exists (so it adds no
+    # row for the restored state); the loop then continues at step 3
     idx = resumed.index("run 0 post no")
-    del resumed[idx]
+    tally = next(i for i, c in enumerate(resumed) if "pysoft/invoke" in c)
+    resumed.insert(idx, resumed.pop(tally))
     run_job(tmp_path, resumed, nprocs=2, name="resumed")
     assert_series_equal(read_series(part)[1], read_series(whole)[1])
