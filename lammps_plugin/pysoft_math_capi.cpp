@@ -1,12 +1,12 @@
 /* ----------------------------------------------------------------------
    pysoft: a C interface to the plugin's math, without LAMMPS.
-   Loaded by the tests through ctypes (pysoft/_math.py) to check the
-   structure functions on hand-made neighbour sets, and by pysoft to
-   validate spec files before a run, and to check the bond-switching
-   classification.
+   Loaded through ctypes by the tests, to check the structure functions,
+   the bond-switching classification and D2min on hand-made input, and by
+   pysoft (pysoft/spec.py) to validate spec files before a run.
 ------------------------------------------------------------------------- */
 
 #include "bond_switching.h"
+#include "nonaffine.h"
 #include "structure_functions.h"
 
 #include <cstring>
@@ -83,5 +83,19 @@ __attribute__((visibility("default"))) int pysoft_bond_switch_state(const int64_
                                                                      const int64_t *now, int nnow)
 {
   return pysoft::classify_bond_switch(ref, nref, now, nnow);
+}
+
+// D2min of ncentre atoms; centre c has counts[c] neighbours, whose reference separations X and
+// current separations d (3 doubles each) follow those of centre c-1.  out: ncentre values;
+// J, if not null, the 9 values (row-major) of each centre's best-fit J.
+__attribute__((visibility("default"))) void pysoft_nonaffine_d2min(int ncentre, const int *counts,
+                                                                   const double *X, const double *d,
+                                                                   double *out, double *J)
+{
+  long off = 0;
+  for (int c = 0; c < ncentre; c++) {
+    out[c] = pysoft::nonaffine_d2min(counts[c], X + 3 * off, d + 3 * off, J ? J + 9L * c : nullptr);
+    off += counts[c];
+  }
 }
 }

@@ -5,9 +5,11 @@
 #include "pysoft_plugin_abi.h"
 
 #include "compute_bondswitch_atom.h"
+#include "compute_nonaffine_atom.h"
 #include "compute_softness.h"
 #include "compute_structure_atom.h"
 #include "fix_bondswitch_store.h"
+#include "fix_nonaffine_reference.h"
 
 using namespace LAMMPS_NS;
 
@@ -51,4 +53,11 @@ extern "C" void lammpsplugin_init(void *lmp, void *handle, void *regfunc)
   add_style(reg, lmp, handle, "fix", "BONDSWITCH/STORE",
             "pysoft: internal reference store of compute bondswitch/atom",
             &create_v2<FixBondSwitchStore>);
+  add_style(reg, lmp, handle, "compute", "nonaffine/atom",
+            "pysoft: per-atom Falk-Langer D2min relative to a stored reference",
+            &create_v2<ComputeNonaffineAtom>);
+  // upper case too: created by compute nonaffine/atom to keep its reference with the atoms
+  add_style(reg, lmp, handle, "fix", "NONAFFINE/REFERENCE",
+            "pysoft: reference neighbours of compute nonaffine/atom (internal)",
+            &create_v2<FixNonaffineReference>);
 }

@@ -118,3 +118,42 @@ def bond_switching(x_ref, cell_ref, x_now, cell_now, types, centres, rc, neighbo
         if a is not None:
             out[i] = len(a), len(b), bond_switch_state(a, b)
     return out
+
+
+def image_triples(cell, cutoff):
+    """Integer triples n of every lattice translation n.cell that can bring an image within
+    `cutoff` of the cell."""
+    a, b, c = cell
+    vol = abs(np.dot(a, np.cross(b, c)))
+    spacing = [vol / np.linalg.norm(np.cross(b, c)), vol / np.linalg.norm(np.cross(c, a)),
+               vol / np.linalg.norm(np.cross(a, b))]
+    reach = [int(math.ceil(cutoff / s)) + 1 for s in spacing]
+    return np.array(list(itertools.product(*[range(-r, r + 1) for r in reach])), dtype=float)
+
+
+def d2min(u0, cell0, u, cell, cutoff):
+    """Falk-Langer D2min of every atom: SUM over its reference neighbours of |d - J X|^2,
+    minimised over J by least squares (numpy.linalg.lstsq).
+
+    u0, u: unwrapped positions (N, 3) in the reference and the current configuration, rows in the
+    same atom order; cell0, cell: their cells, rows a, b, c.  The neighbours of atom i are the
+    images (j, n), j != i or n != 0, with X = u0_j + n.cell0 - u0_i shorter than `cutoff`;
+    d = u_j + n.cell - u_i is the same image now.
+    """
+    u0, u = np.asarray(u0, float), np.asarray(u, float)
+    triples = image_triples(np.asarray(cell0), cutoff)
+    shifts0 = triples @ np.asarray(cell0)
+    shifts = triples @ np.asarray(cell)
+    out = np.zeros(len(u0))
+    for i in range(len(u0)):
+        X = u0[None, :, :] + shifts0[:, None, :] - u0[i]
+        r2 = np.einsum("sjk,sjk->sj", X, X)
+        s, j = np.nonzero((r2 < cutoff * cutoff) & (r2 > 0.0))
+        if len(j) == 0:
+            continue
+        X = X[s, j]
+        d = u[j] + shifts[s] - u[i]
+        # rows: d_k^T = X_k^T J^T, so J^T is the least-squares solution of X J^T = d
+        Jt = np.linalg.lstsq(X, d, rcond=None)[0]
+        out[i] = np.sum((d - X @ Jt) ** 2)
+    return out

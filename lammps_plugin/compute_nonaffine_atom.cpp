@@ -1,0 +1,317 @@
+/* ----------------------------------------------------------------------
+   pysoft: compute nonaffine/atom, see doc/compute_nonaffine_atom.md
+------------------------------------------------------------------------- */
+
+#include "compute_nonaffine_atom.h"
+
+#include "fix_nonaffine_reference.h"
+#include "nonaffine.h"
+#include "plugin_io.h"
+
+#include "atom.h"
+#include "comm.h"
+#include "domain.h"
+#include "error.h"
+#include "group.h"
+#include "memory.h"
+#include "modify.h"
+#include "neigh_list.h"
+#include "neighbor.h"
+#include "update.h"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
+using namespace LAMMPS_NS;
+
+ComputeNonaffineAtom::ComputeNonaffineAtom(LAMMPS *lmp, int narg, char **arg) :
+    Compute(lmp, narg, arg), cutoff(0.0), nmax(0), d2min(nullptr), list(nullptr), fix(nullptr),
+    capturing(false)
+{
+  if (narg < 4) utils::missing_cmd_args(FLERR, "compute nonaffine/atom", error);
+  cutoff = utils::numeric(FLERR, arg[3], false, lmp);
+  if (cutoff <= 0.0)
+    error->all(FLERR, "Compute nonaffine/atom cutoff must be positive, got {}", arg[3]);
+  if (narg > 4) error->all(FLERR, "Unknown compute nonaffine/atom keyword: {}", arg[4]);
+
+  if (!atom->tag_enable) error->all(FLERR, "Compute nonaffine/atom requires atom IDs");
+  // the reference neighbours are stored by atom ID and found again through the atom map
+  if (atom->map_style == Atom::MAP_NONE)
+    error->all(FLERR, "Compute nonaffine/atom requires an atom map, see atom_modify");
+
+  peratom_flag = 1;
+  size_peratom_cols = 0;
+
+  // the fix ID derives from the compute ID, so a compute defined again with the same ID after
+  // read_restart gets its reference back from the restart file
+  id_fix = std::string(id) + "_NONAFFINE_REFERENCE";
+  fix = dynamic_cast<FixNonaffineReference *>(
+      modify->add_fix(fmt::format("{} {} NONAFFINE/REFERENCE", id_fix, group->names[igroup])));
+  if (!fix)
+    error->all(FLERR, "Compute nonaffine/atom could not create its fix NONAFFINE/REFERENCE");
+  if (fix->captured && fix->cutoff != cutoff)
+    error->all(FLERR,
+               "Compute nonaffine/atom {}: the reference in the restart file was captured with "
+               "cutoff {}, not {}; define the compute with that cutoff, or with a new ID to start "
+               "from a new reference",
+               id, fix->cutoff, cutoff);
+}
+
+ComputeNonaffineAtom::~ComputeNonaffineAtom()
+{
+  // at exit, LAMMPS deletes the fixes before the computes
+  if (modify->nfix) modify->delete_fix(id_fix);
+  memory->destroy(d2min);
+}
+
+void ComputeNonaffineAtom::init()
+{
+  // a neighbour list is needed only to capture a reference: at the start of the first run if
+  // none was captured yet, or inside compute_modify reference current
+  if (fix->captured && !capturing) return;
+  pysoft_io::check_ghost_range(lmp, "Compute nonaffine/atom", cutoff);
+  if (capturing)
+    pysoft_io::request_full_perpetual(lmp, this, cutoff);
+  else
+    pysoft_io::request_full_occasional(lmp, this, cutoff);
+}
+
+void ComputeNonaffineAtom::init_list(int /*id*/, NeighList *ptr)
+{
+  list = ptr;
+}
+
+void ComputeNonaffineAtom::setup()
+{
+  // Modify::setup() runs after the run's first neighbour build: positions and ghosts are
+  // current, and the occasional list has not been built at this step yet
+  if (fix->captured) return;
+  neighbor->build_one(list);
+  capture();
+}
+
+int ComputeNonaffineAtom::modify_param(int narg, char **arg)
+{
+  if (strcmp(arg[0], "reference") != 0) return 0;
+  if (narg < 2) utils::missing_cmd_args(FLERR, "compute_modify reference", error);
+  if (strcmp(arg[1], "current") != 0)
+    error->all(FLERR, "Compute nonaffine/atom: compute_modify reference takes 'current', not '{}'",
+               arg[1]);
+  if (update->whichflag != 0)
+    error->all(FLERR, "Compute nonaffine/atom: compute_modify reference current is only "
+               "allowed between runs");
+  capture_between_runs();
+
+  // Compute::modify_params() of LAMMPS 22 Jul 2025 does not step past the words that
+  // modify_param() consumed: it would call us again on the same two words, forever.  Turning
+  // them into a built-in keyword that restates its current value lets that loop move on; a
+  // LAMMPS that steps past them never reads them again.
+  rearm[0] = "dynamic/dof";
+  rearm[1] = dynamic_user ? "yes" : "no";
+  arg[0] = &rearm[0][0];
+  arg[1] = &rearm[1][0];
+  return 2;
+}
+
+void ComputeNonaffineAtom::capture_between_runs()
+{
+  // Between runs the ghost atoms may be stale (change_box, displace_atoms and set move only
+  // owned atoms), so ghosts and neighbours are rebuilt the way delete_atoms overlap does it.
+  // The list is requested as a perpetual one for this one init: Neighbor::build() then builds
+  // it unconditionally, while build_one() would skip an occasional list already built at this
+  // timestep (an earlier capture at the same step) and hand back stale atom indices.
+  capturing = true;
+  lmp->init();
+  if (domain->triclinic) domain->x2lamda(atom->nlocal);
+  domain->pbc();
+  domain->reset_box();
+  comm->setup();
+  if (neighbor->style) neighbor->setup_bins();
+  comm->exchange();
+  comm->borders();
+  if (domain->triclinic) domain->lamda2x(atom->nlocal + atom->nghost);
+  neighbor->build(1);
+  capture();
+  capturing = false;
+  // atoms may have changed owners or order: per-atom values computed before are no longer
+  // indexed like the atoms, so make LAMMPS refuse them until the compute runs again
+  invoked_peratom = -1;
+}
+
+void ComputeNonaffineAtom::capture()
+{
+  const int nlocal = atom->nlocal;
+  double **x = atom->x;
+  const tagint *tag = atom->tag;
+  const int *mask = atom->mask;
+  const double cutsq = cutoff * cutoff;
+
+  auto within = [&](int i, int j, double *dx) {
+    dx[0] = x[j][0] - x[i][0];
+    dx[1] = x[j][1] - x[i][1];
+    dx[2] = x[j][2] - x[i][2];
+    return dx[0] * dx[0] + dx[1] * dx[1] + dx[2] * dx[2] < cutsq;
+  };
+
+  int mymax = 0;
+  bigint mypairs = 0;
+  double dx[3];
+  for (int ii = 0; ii < list->inum; ii++) {
+    int i = list->ilist[ii];
+    if (i >= nlocal || !(mask[i] & groupbit)) continue;
+    int n = 0;
+    for (int jj = 0; jj < list->numneigh[i]; jj++)
+      if (within(i, list->firstneigh[i][jj] & NEIGHMASK, dx)) n++;
+    mymax = std::max(mymax, n);
+  }
+  int maxnb;
+  MPI_Allreduce(&mymax, &maxnb, 1, MPI_INT, MPI_MAX, world);
+  fix->reset_rows(maxnb);
+
+  for (int ii = 0; ii < list->inum; ii++) {
+    int i = list->ilist[ii];
+    if (i >= nlocal || !(mask[i] & groupbit)) continue;
+    double *row = fix->ref[i];
+    int n = 0;
+    for (int jj = 0; jj < list->numneigh[i]; jj++) {
+      int j = list->firstneigh[i][jj] & NEIGHMASK;
+      if (!within(i, j, dx)) continue;
+      double *slot = row + 1 + FixNonaffineReference::PER_NEIGHBOUR * n;
+      slot[0] = ubuf(tag[j]).d;
+      slot[1] = dx[0];
+      slot[2] = dx[1];
+      slot[3] = dx[2];
+      n++;
+    }
+    row[0] = n;
+    mypairs += n;
+  }
+
+  fix->captured = 1;
+  fix->cutoff = cutoff;
+  fix->step = update->ntimestep;
+  fix->box0[0] = domain->xprd;
+  fix->box0[1] = domain->yprd;
+  fix->box0[2] = domain->zprd;
+  fix->box0[3] = domain->xy;
+  fix->box0[4] = domain->xz;
+  fix->box0[5] = domain->yz;
+
+  bigint pairs;
+  MPI_Allreduce(&mypairs, &pairs, 1, MPI_LMP_BIGINT, MPI_SUM, world);
+  if (comm->me == 0)
+    utils::logmesg(lmp,
+                   "Compute nonaffine/atom {}: reference captured at step {}, {} neighbours "
+                   "within {} (at most {} per atom)\n",
+                   id, update->ntimestep, pairs, cutoff, maxnb);
+}
+
+void ComputeNonaffineAtom::compute_peratom()
+{
+  invoked_peratom = update->ntimestep;
+
+  if (atom->nmax > nmax) {
+    memory->destroy(d2min);
+    nmax = atom->nmax;
+    memory->create(d2min, nmax, "nonaffine/atom:d2min");
+    vector_atom = d2min;
+  }
+  if (!fix->captured)
+    error->all(FLERR,
+               "Compute nonaffine/atom {} has no reference configuration yet: use "
+               "compute_modify {} reference current, or a run", id, id);
+
+  // A = H H0^-1 carries a reference separation along with the deformation of the box since the
+  // capture.  It only picks the periodic image of each neighbour (the one nearest to A X), so
+  // that the box may stretch and shear between the two configurations.
+  const double *b0 = fix->box0;
+  const double H[3][3] = {{domain->xprd, domain->xy, domain->xz},
+                          {0.0, domain->yprd, domain->yz},
+                          {0.0, 0.0, domain->zprd}};
+  const double H0inv[3][3] = {{1.0 / b0[0], -b0[3] / (b0[0] * b0[1]),
+                               (b0[3] * b0[5] - b0[1] * b0[4]) / (b0[0] * b0[1] * b0[2])},
+                              {0.0, 1.0 / b0[1], -b0[5] / (b0[1] * b0[2])},
+                              {0.0, 0.0, 1.0 / b0[2]}};
+  double A[3][3];
+  for (int a = 0; a < 3; a++)
+    for (int b = 0; b < 3; b++)
+      A[a][b] = H[a][0] * H0inv[0][b] + H[a][1] * H0inv[1][b] + H[a][2] * H0inv[2][b];
+
+  // a copy further than half the shortest period from where the neighbour should be is
+  // another image: the right one is then missing from this rank's ghost atoms.  No lattice
+  // vector of the cell is shorter than the shortest of xprd, yprd, zprd.
+  double period = std::numeric_limits<double>::infinity();
+  for (int k = 0; k < 3; k++)
+    if (domain->periodicity[k]) period = std::min(period, domain->prd[k]);
+  const double acceptsq = 0.25 * period * period;
+
+  double **x = atom->x;
+  const int *mask = atom->mask;
+  const int nlocal = atom->nlocal;
+  bigint lost = 0;
+  tagint lost_atom = MAXTAGINT, lost_neighbour = 0;
+
+  for (int i = 0; i < nlocal; i++) {
+    d2min[i] = 0.0;
+    if (!(mask[i] & groupbit)) continue;
+    const double *row = fix->ref[i];
+    const int n = (int) row[0];
+    X.resize(3 * (size_t) n);
+    d.resize(3 * (size_t) n);
+    int found = 0;
+    for (int k = 0; k < n; k++) {
+      const double *slot = row + 1 + FixNonaffineReference::PER_NEIGHBOUR * k;
+      const tagint jtag = (tagint) ubuf(slot[0]).i;
+      double p[3];
+      for (int a = 0; a < 3; a++) p[a] = A[a][0] * slot[1] + A[a][1] * slot[2] + A[a][2] * slot[3];
+      int best = -1;
+      double bestsq = acceptsq;
+      // an array map has no slot past the largest atom ID present (the atom was deleted)
+      if (jtag <= atom->map_tag_max || atom->map_style == Atom::MAP_HASH)
+        for (int j = atom->map(jtag); j >= 0; j = atom->sametag[j]) {
+          double e0 = x[j][0] - x[i][0] - p[0];
+          double e1 = x[j][1] - x[i][1] - p[1];
+          double e2 = x[j][2] - x[i][2] - p[2];
+          double esq = e0 * e0 + e1 * e1 + e2 * e2;
+          if (esq < bestsq) {
+            bestsq = esq;
+            best = j;
+          }
+        }
+      if (best < 0) {
+        if (lost == 0 || atom->tag[i] < lost_atom) {
+          lost_atom = atom->tag[i];
+          lost_neighbour = jtag;
+        }
+        lost++;
+        continue;
+      }
+      for (int a = 0; a < 3; a++) {
+        X[3 * found + a] = slot[1 + a];
+        d[3 * found + a] = x[best][a] - x[i][a];
+      }
+      found++;
+    }
+    d2min[i] = pysoft::nonaffine_d2min(found, X.data(), d.data());
+  }
+
+  bigint lostall;
+  MPI_Allreduce(&lost, &lostall, 1, MPI_LMP_BIGINT, MPI_SUM, world);
+  if (lostall) {
+    tagint first;
+    MPI_Allreduce(&lost_atom, &first, 1, MPI_LMP_TAGINT, MPI_MIN, world);
+    tagint mine = (lost && lost_atom == first) ? lost_neighbour : 0, neighbour;
+    MPI_Allreduce(&mine, &neighbour, 1, MPI_LMP_TAGINT, MPI_MAX, world);
+    error->all(FLERR,
+               "Compute nonaffine/atom {}: {} reference neighbour(s) not found among the ghost "
+               "atoms, e.g. atom {} of atom {}: they moved further than the ghost-atom range "
+               "(use a larger comm_modify cutoff) or were deleted (capture a new reference)",
+               id, lostall, neighbour, first);
+  }
+}
+
+double ComputeNonaffineAtom::memory_usage()
+{
+  return (double) nmax * sizeof(double);
+}

@@ -1,0 +1,46 @@
+/* -*- c++ -*- ----------------------------------------------------------
+   pysoft: compute nonaffine/atom
+   Per-atom Falk-Langer D2min (sum over the neighbours within Rc in the
+   reference configuration) relative to a stored reference that
+   compute_modify ID reference current re-captures between runs.
+------------------------------------------------------------------------- */
+
+#ifndef LMP_COMPUTE_NONAFFINE_ATOM_H
+#define LMP_COMPUTE_NONAFFINE_ATOM_H
+
+#include "compute.h"
+
+#include <string>
+#include <vector>
+
+namespace LAMMPS_NS {
+
+class ComputeNonaffineAtom : public Compute {
+ public:
+  ComputeNonaffineAtom(class LAMMPS *, int, char **);
+  ~ComputeNonaffineAtom() override;
+  void init() override;
+  void init_list(int, class NeighList *) override;
+  void setup() override;
+  void compute_peratom() override;
+  int modify_param(int, char **) override;
+  double memory_usage() override;
+
+ private:
+  double cutoff;
+  int nmax;
+  double *d2min;
+  class NeighList *list;
+  std::string id_fix;
+  class FixNonaffineReference *fix;
+  std::vector<double> X, d;
+  bool capturing;    // inside compute_modify reference current
+  std::string rearm[2];
+
+  void capture();
+  void capture_between_runs();
+};
+
+}    // namespace LAMMPS_NS
+
+#endif
