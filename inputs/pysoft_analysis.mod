@@ -1,6 +1,11 @@
 # pysoft on-the-fly analysis of a strain loop (METHOD.md sections 4 and 7): include this once,
 # on the equilibrated unstrained glass, before the strain loop; then end every strain step
-# with "run 0 post no", which calls the tally hook (fix pysoft/invoke ... at run0).
+# with the two lines
+#     run 0 post no                                # calls the tally hook (at run0)
+#     compute_modify pysoft_NA reference current   # the end of this step: next D2min reference
+# The data file must have been read after "atom_modify map yes" (compute nonaffine/atom).
+# After read_restart: define these again (same IDs), do one "run 0", then define the tally
+# fix with restart yes, so that the restored state adds no row.
 # Nothing is dumped: each step appends one JSON line to ${series}.
 #
 # Variables (set them before the include):

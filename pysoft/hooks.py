@@ -7,6 +7,9 @@ it reads the per-atom results of LAMMPS computes from the running instance, redu
 mpi4py, and rank 0 appends one JSON line per step to a time series: everything the paper's
 figures need (METHOD.md sections 4 and 7).
 
+The script renews the D2min reference after each call (``compute_modify pysoft_NA reference
+current``, allowed only between runs).
+
 Per-atom state that must follow the atoms and survive restarts lives in LAMMPS, not here:
 the cumulative non-affine displacement D and the initial softness S0 in ``fix property/atom``
 vectors, the bond-switching reference in ``compute bondswitch/atom``'s own storage.  The hook
@@ -155,12 +158,13 @@ class PlaneStrainTally:
             row["clusters"] = self._clusters(lmp, nlocal, centre, S >= threshold)
             row["clusters"]["threshold"] = threshold
 
-        # cumulative non-affine displacement: D += sqrt(D2min since the last step), re-reference
+        # cumulative non-affine displacement: D += sqrt(D2min since the previous step).  The
+        # input script renews the reference after this call ("compute_modify ID reference
+        # current" is allowed only between runs, and the hook runs inside "run 0").
         if self.nonaffine_id and self.D_name:
             D = lmp.numpy.extract_atom(f"d_{self.D_name}")[:nlocal]
             if not first:
                 D += np.sqrt(np.maximum(atom_vector(self.nonaffine_id), 0.0))
-            lmp.command(f"compute_modify {self.nonaffine_id} reference current")
             Dc = np.array(D[centre])
             allD = comm.allreduce(float(Dc.sum()))
             row["D_A"] = {"mean": allD / max(n_centre, 1),

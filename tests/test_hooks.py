@@ -53,17 +53,19 @@ def loop_commands(data, model, series, nsteps, restart="no", extra_setup=(), sta
     cmds = ["units metal", "atom_modify map array", f"read_data {data}",
             "pair_style lj/cut 6.0", "pair_coeff * * 0.01 2.0", "comm_modify cutoff 13.5", "group al type 1",
             f"compute pysoft_S al softness {model} Al O", "compute pysoft_B al bondswitch/atom 2.25 2",
-            "fix pysoft_state all property/atom d_pysoft_S0 ghost no",
+            "fix pysoft_state all property/atom d_pysoft_D d_pysoft_S0 ghost no",
+            "compute pysoft_NA all nonaffine/atom 4.0",
             "compute pysoft_stress all stress/atom NULL", "compute pysoft_vol all voronoi/atom",
             *extra_setup,
             f"fix pysoft_tally all pysoft/invoke 1 pysoft.hooks:PlaneStrainTally at run0 arg out {series} "
-            f"arg nonaffine none arg restart {restart}",
-            "run 0 post no"]
+            f"arg restart {restart}",
+            "run 0 post no", "compute_modify pysoft_NA reference current"]
     for k in range(start + 1, start + 1 + nsteps):
         cmds += ["change_box all x scale 1.01 remap",
                  f"variable dx atom 0.05*sin(id*{0.7 * k}) ", f"variable dy atom 0.05*cos(id*{1.3 * k})",
                  "variable dz atom 0.03*sin(id+{k})".replace("{k}", str(k)),
-                 "displace_atoms all move v_dx v_dy v_dz units box", "run 0 post no"]
+                 "displace_atoms all move v_dx v_dy v_dz units box", "run 0 post no",
+                 "compute_modify pysoft_NA reference current"]
     return cmds
 
 
@@ -122,6 +124,9 @@ def test_series_rank_invariant(tmp_path, glass, trained):
         assert sum(r["p_dc_al5_by_s0"]["total"]) == sum(r["bond_counts_by_cn0"]["5"].values())
     assert rows[0]["bond_fraction"]["UC"] == 1.0          # the reference is step 0 itself
     assert rows[-1]["bond_fraction"]["UC"] < 1.0           # 4 % stretch and shuffles switch bonds
+    # D grows: every step adds sqrt(D2min) of the id-dependent (non-affine) displacements
+    D = [r["D_A"]["mean"] for r in rows]
+    assert D[0] == 0.0 and all(b > a for a, b in zip(D, D[1:]))
     for n in (2, 4):
         assert_series_equal(series[n][1], rows)
 
