@@ -162,7 +162,72 @@ class TrainCommand:
             raise CLIError(str(e))
 
 
-COMMANDS = [InfoCommand, SpecCommand, ExampleCommand, TrainCommand]
+class RunCommand:
+    """The paper's workflow end to end from a YAML config: quench, 300 K trajectories, training,
+    plane-strain tension with on-the-fly analysis, report.  Finished stages are checkpointed
+    (done.json); the same command run again resumes at the first unfinished one."""
+
+    name = "run"
+
+    @staticmethod
+    def add_arguments(parser):
+        parser.add_argument("config", nargs="?", help="YAML config (see examples/small.yaml; --keys lists every key)")
+        parser.add_argument("--example", action="store_true",
+                            help="run examples/small.yaml (about 1,500 atoms, 3 pressures, 2 ranks)")
+        parser.add_argument("--np", type=int, default=None, help="MPI ranks (default: the config's np)")
+        parser.add_argument("--out", default=None, help="run folder (default runs/CONFIG_NAME)")
+        parser.add_argument("--stop-after", default=None, metavar="STAGE",
+                            choices=("quench", "nvt", "train", "planestrain", "planestress"),
+                            help="stop once this stage is finished for every pressure")
+        parser.add_argument("--plan", action="store_true", help="check the config, print the plan and stop")
+        parser.add_argument("--keys", action="store_true", help="list every config key with its default and stop")
+
+    @staticmethod
+    def run(args):
+        from pysoft.pipeline import RunError, find_example, run_pipeline
+
+        if args.keys:
+            from pysoft.config import describe
+
+            print(describe())
+            return
+        try:
+            if args.example == bool(args.config):
+                raise RunError("give a config file or --example (not both)")
+            config = find_example("small.yaml") if args.example else args.config
+            if args.np is not None and args.np < 1:
+                raise RunError(f"--np must be at least 1, got {args.np}")
+            run_pipeline(config, run_dir=args.out, nprocs=args.np, stop_after=args.stop_after,
+                         plan_only=args.plan)
+        except RunError as e:
+            raise CLIError(str(e))
+
+
+class ReportCommand:
+    """Rebuild the paper's figures from a run folder of pysoft run: RUN_DIR/report/index.html."""
+
+    name = "report"
+
+    @staticmethod
+    def add_arguments(parser):
+        parser.add_argument("run_dir", metavar="RUN_DIR", help="run folder written by pysoft run")
+
+    @staticmethod
+    def run(args):
+        import os
+
+        from pysoft.report import ReportError, build_report
+
+        if not os.path.isdir(args.run_dir):
+            raise CLIError(f"run folder not found: {args.run_dir}")
+        try:
+            index = build_report(args.run_dir)
+        except ReportError as e:
+            raise CLIError(str(e))
+        print(index)
+
+
+COMMANDS = [InfoCommand, SpecCommand, ExampleCommand, TrainCommand, RunCommand, ReportCommand]
 
 
 def main(argv=None):

@@ -1,0 +1,272 @@
+"""pysoft run: strict config validation before any MD, and checkpoints that survive a kill.
+
+The validation tests start no MD: each mistake must come back as one line, ``pysoft: error:``,
+exit status 2, and leave no run folder behind.  The checkpoint tests run the real stages on a
+tiny protocol (30 Al2O3 units = 150 atoms, stages of a few fs, PPPM accuracy 1e-3, one rank, as
+in test_inputs.py) so that each LAMMPS run takes seconds.  Training on such short trajectories
+needs a window tR of 10 fs and phop thresholds scaled down to the sub-Å^2 motions of 60 fs
+(0.005 and 0.001 Å^2 give ~80 rearranging and ~250 calm events); the numbers mean nothing
+physically, the point is that every stage runs, is checked and is checkpointed.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+INPUTS = os.path.normpath(os.path.join(HERE, "..", "inputs"))
+LMP = os.path.join(os.path.dirname(sys.executable), "lmp")
+
+TINY = {
+    "name": "tiny",
+    "units": 30,
+    "pressures": ["0 GPa", "4 GPa"],
+    "np": 1,
+    "inputs_dir": INPUTS,
+    "potential": {"kacc": 1.0e-3},
+    "quench": {"t_melt": "5 fs", "t_cool": "5 fs", "t_liq": "5 fs", "t_dens": "5 fs", "t_quench": "10 fs",
+               "t_rnvt": "5 fs", "t_rnpt": "5 fs"},
+    "nvt": {"time": 0.06, "dump_every": 0.001, "seed": 11},
+    "train": {"t_r": 0.01, "hop_threshold": 0.005, "calm_threshold": 0.001, "min_events": 5, "folds": 2,
+              "C": [1.0]},
+    "planestrain": {"nx": 1, "t_eq": 0.005, "nsteps": 2, "t_nvt": 0.004, "t_avg": 0.002, "miniter": 20},
+    "stages": ["quench", "nvt", "train", "planestrain", "report"],
+}
+
+
+def write_config(path, cfg=None, **changes):
+    cfg = json.loads(json.dumps(cfg or TINY))
+    for key, value in changes.items():
+        section, _, name = key.partition("__")
+        if name:
+            cfg.setdefault(section, {})[name] = value
+        elif value is None:
+            cfg.pop(section, None)
+        else:
+            cfg[section] = value
+    with open(path, "w") as fh:
+        yaml.safe_dump(cfg, fh)
+    return str(path)
+
+
+def analysis_available():
+    from pysoft.pipeline import analysis_problem
+
+    return analysis_problem(INPUTS, LMP) is None
+
+
+# ---- validation: one line, exit 2, no MD ---------------------------------------------------
+
+def run_cli(args, capsys):
+    from pysoft.cli import main
+
+    rc = main(args)
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+BAD_CONFIGS = [
+    ({"unit": 300}, "unknown key 'unit'"),
+    ({"quench__t_mlt": 5}, "unknown key 'quench.t_mlt'"),
+    ({"units": "many"}, "units must be an integer, got 'many'"),
+    ({"units": 2.5}, "units must be an integer"),
+    ({"units": 2}, "units must be >= 4"),
+    ({"np": True}, "np must be an integer"),
+    ({"nvt__time": "5 parsecs"}, "nvt.time: unknown unit 'parsecs'"),
+    ({"nvt__time": [1, 2]}, "nvt.time must be a duration"),
+    ({"quench__T": "300 C"}, "quench.T: unknown unit 'C'"),
+    ({"pressures": ["0 GPa", "2 psi"]}, "pressures[1]: unknown pressure unit 'psi'"),
+    ({"pressures": [0, 2], "pressure_unit": "atm"}, "pressure_unit: unknown pressure unit 'atm'"),
+    ({"pressures": ["1 GPa", "10 kbar"]}, "the same pressure is given twice"),
+    ({"pressures": ["-1 GPa"]}, "pressures[0] must be a finite pressure >= 0"),
+    ({"pressures": "0 GPa"}, "pressures must be a non-empty list"),
+    ({"stages": ["quench", "fly"]}, "stages: unknown stage 'fly'"),
+    ({"planestrain__t_avg": 0.01}, "planestrain.t_avg (0.01 ps) must not exceed planestrain.t_nvt"),
+    ({"train__calm_threshold": 0.01}, "train.calm_threshold (0.01) must not exceed train.hop_threshold"),
+    ({"nvt__time": 0.01}, "nvt.time (0.01 ps) is shorter than the 2 tR = 0.02 ps that training needs"),
+    ({"planestrain__analysis": "yes please"}, "planestrain.analysis must be true or false"),
+    ({"stages": ["quench", "nvt", "planestrain"], "planestrain__analysis": True},
+     "the planestrain stage needs a softness model"),
+    ({"stages": ["quench", "nvt", "planestrain"], "model": "/nonexistent/model.json"},
+     "model: /nonexistent/model.json does not exist"),
+    ({"model": "/nonexistent/model.json"}, "model: is given and the train stage is on"),
+    ({"stages": ["nvt"]}, "nvt P=0 GPa needs quench P=0 GPa, which is neither in stages nor finished"),
+    ({"mpirun": "/nonexistent/bin/mpirun"}, "mpirun: /nonexistent/bin/mpirun not found or not executable"),
+    ({"lmp": "no-such-lmp-here"}, "lmp: no-such-lmp-here not found"),
+    ({"inputs_dir": "/nonexistent/inputs"}, "inputs_dir /nonexistent/inputs holds no in.quench"),
+    ({"units": 1620, "nvt__time": 1.0e5, "nvt__dump_every": 0.001}, "not enough disk space"),
+]
+
+
+@pytest.mark.parametrize("changes,message", BAD_CONFIGS, ids=[m[:40] for _, m in BAD_CONFIGS])
+def test_config_mistake_is_one_line_and_starts_nothing(tmp_path, capsys, changes, message):
+    cfg = write_config(tmp_path / "c.yaml", **changes)
+    out_dir = tmp_path / "run"
+    rc, out, err = run_cli(["run", cfg, "--out", str(out_dir)], capsys)
+    assert rc == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("pysoft: error: "), err
+    assert message in lines[0], lines[0]
+    assert not out_dir.exists()
+
+
+def test_yaml_syntax_error(tmp_path, capsys):
+    path = tmp_path / "c.yaml"
+    path.write_text("units: 30\npressures: [0 GPa, 2 GPa\n")
+    rc, _, err = run_cli(["run", str(path), "--out", str(tmp_path / "run")], capsys)
+    assert rc == 2 and err.count("\n") == 1 and "not valid YAML" in err and "line" in err
+
+
+def test_plain_numbers_in_pressure_unit(tmp_path):
+    from pysoft.config import load_config
+
+    cfg = load_config(write_config(tmp_path / "c.yaml", pressures=[0, 20, 40], pressure_unit="kbar",
+                                   nvt__time="60 fs", quench__T="300 K"))
+    assert cfg["pressures"] == [0.0, 2.0, 4.0]
+    assert cfg["nvt"]["time"] == pytest.approx(0.06)
+    assert cfg["planestress"]["rate"] == 5.0e10                 # defaults are the paper's
+    assert cfg["quench"]["rho1"] == 3.175 and cfg["planestrain"]["de"] == 0.01
+
+
+def test_plan_and_keys(tmp_path, capsys):
+    rc, out, _ = run_cli(["run", "--keys"], capsys)
+    assert rc == 0 and "t_quench" in out and "hop_threshold" in out
+    cfg = write_config(tmp_path / "c.yaml", planestrain__analysis=False)
+    rc, out, _ = run_cli(["run", cfg, "--out", str(tmp_path / "run"), "--plan"], capsys)
+    assert rc == 0 and "quench P=4 GPa" in out and "to do" in out
+    assert not (tmp_path / "run").exists()
+
+
+# ---- checkpoints and resume (real MD on 150 atoms) -----------------------------------------
+
+def done(run, stage):
+    with open(os.path.join(run, stage, "done.json")) as fh:
+        return json.load(fh)
+
+
+def stamp(run, stage, name):
+    return os.stat(os.path.join(run, stage, name)).st_mtime_ns
+
+
+@pytest.fixture(scope="module")
+def tiny_config(tmp_path_factory):
+    d = tmp_path_factory.mktemp("pipeline")
+    return write_config(d / "tiny.yaml", planestrain__analysis=analysis_available())
+
+
+def test_resume_skips_finished_stages_and_redoes_the_interrupted_one(tmp_path, tiny_config, capsys):
+    run = str(tmp_path / "run")
+    rc, out, err = run_cli(["run", tiny_config, "--out", run, "--stop-after", "quench"], capsys)
+    assert rc == 0, err
+    assert "stopped after the quench stage" in out
+    assert not os.path.exists(os.path.join(run, "nvt"))
+    first = {p: done(run, f"quench/{p}") for p in ("P0GPa", "P4GPa")}
+    assert first["P4GPa"]["result"]["P_GPa"] == 4.0
+    assert 1.0 < first["P0GPa"]["result"]["density_g_cm3"] < 6.0
+    data_time = stamp(run, "quench/P0GPa", "glass.data")
+
+    # an nvt run killed half way: its folder holds a partial trajectory and no done.json
+    partial = os.path.join(run, "nvt", "P0GPa")
+    os.makedirs(partial)
+    with open(os.path.join(partial, "traj_P0GPa.lammpstrj"), "w") as fh:
+        fh.write("ITEM: TIMESTEP\n0\nITEM: NUMBER OF ATOMS\n150\nITEM: BOX BOUNDS pp pp pp\n")
+    open(os.path.join(partial, "stale-file"), "w").close()
+
+    rc, out, err = run_cli(["run", tiny_config, "--out", run, "--stop-after", "nvt"], capsys)
+    assert rc == 0, err
+    assert out.count("done earlier") == 2 and "quench P=0 GPa: done earlier" in out
+    assert {p: done(run, f"quench/{p}") for p in ("P0GPa", "P4GPa")} == first
+    assert stamp(run, "quench/P0GPa", "glass.data") == data_time
+    assert not os.path.exists(os.path.join(partial, "stale-file"))
+    nvt0 = done(run, "nvt/P0GPa")
+    assert nvt0["result"]["frames"] == 61
+    assert nvt0["upstream"] == {"quench P=0 GPa": first["P0GPa"]["id"]}
+
+    # the rest; then once more, which must find everything done and change nothing
+    rc, out, err = run_cli(["run", tiny_config, "--out", run], capsys)
+    assert rc == 0, err
+    assert out.count("done earlier") == 4
+    train = done(run, "train")
+    assert train["result"]["events"]["rearranging"] >= 5
+    for name in ("model.json", "model.joblib"):
+        assert os.path.isfile(os.path.join(run, "train", name))
+    ss = os.path.join(run, "planestrain", "P4GPa", "planestrain.txt")
+    rows = [ln for ln in open(ss) if ln.strip() and not ln.startswith("#")]
+    assert [int(r.split()[0]) for r in rows] == [0, 1, 2]
+    if done(run, "planestrain/P4GPa")["params"]["analysis"]:
+        series = [json.loads(ln) for ln in open(os.path.join(run, "planestrain", "P4GPa", "series.jsonl"))]
+        assert [r["step"] for r in series[1:]] == [0, 1, 2]
+    assert os.path.isfile(os.path.join(run, "report", "index.html"))
+    markers = {s: done(run, s) for s in ("quench/P0GPa", "nvt/P4GPa", "train", "planestrain/P0GPa")}
+    times = {s: stamp(run, s, "done.json") for s in markers}
+
+    rc, out, err = run_cli(["run", tiny_config, "--out", run], capsys)
+    assert rc == 0, err
+    assert out.count("done earlier") == 7 and "started" not in out
+    assert {s: done(run, s) for s in markers} == markers
+    assert {s: stamp(run, s, "done.json") for s in markers} == times
+    assert [ln for ln in open(ss) if ln.strip() and not ln.startswith("#")] == rows
+    log = open(os.path.join(run, "pipeline.log")).read()
+    assert log.count("quench P=0 GPa: started") == 1 and log.count("train: started") == 1
+
+    # an upstream stage redone (its marker lost) makes the stages that read it stale
+    os.unlink(os.path.join(run, "quench", "P0GPa", "done.json"))
+    rc, out, err = run_cli(["run", tiny_config, "--out", run, "--stop-after", "nvt"], capsys)
+    assert rc == 0, err
+    assert "quench P=0 GPa: started" in out and "nvt P=0 GPa: started" in out
+    assert "quench P=4 GPa: done earlier" in out and "nvt P=4 GPa: started" not in out
+    assert done(run, "nvt/P4GPa") == markers["nvt/P4GPa"]
+
+    # changed settings for a finished stage: refused, with the key named, before any MD
+    changed = write_config(tmp_path / "changed.yaml", planestrain__analysis=analysis_available(),
+                           quench__t_melt="6 fs")
+    rc, out, err = run_cli(["run", changed, "--out", run], capsys)
+    assert rc == 2 and err.count("\n") == 1
+    assert "was finished with other settings (t_melt: 0.005 -> 0.006)" in err
+
+
+def test_sigterm_stops_the_stage_and_the_next_run_resumes(tmp_path, tiny_config):
+    run = str(tmp_path / "run")
+    cmd = [sys.executable, "-m", "pysoft.cli", "run", tiny_config, "--out", run, "--stop-after", "nvt"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in proc.stdout:
+            if "nvt P=0 GPa: started" in line:
+                proc.send_signal(signal.SIGTERM)
+                break
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 2
+    assert "terminated" in err and err.count("\n") == 1
+    assert not os.path.exists(os.path.join(run, "nvt", "P0GPa", "done.json"))
+    quench = done(run, "quench/P4GPa")
+    # the run folder is free again (the lock went with the process) and the next run resumes
+    time.sleep(0.1)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "quench P=4 GPa: done earlier" in proc.stdout and "nvt P=0 GPa: started" in proc.stdout
+    assert done(run, "quench/P4GPa") == quench
+    assert done(run, "nvt/P0GPa")["result"]["frames"] == 61
+
+
+def test_one_run_per_folder(tmp_path, tiny_config, capsys):
+    from pysoft.pipeline import _lock
+
+    run = tmp_path / "run"
+    run.mkdir()
+    held = _lock(str(run))
+    try:
+        rc, _, err = run_cli(["run", tiny_config, "--out", str(run)], capsys)
+    finally:
+        held.close()
+    assert rc == 2 and "another pysoft run is working in" in err
+    assert not (run / "quench").exists()

@@ -1,0 +1,284 @@
+"""pysoft report on a synthetic run folder: every figure drawn and listed, a self-contained HTML
+page, and a validation section that flags a trend the run does not show.
+
+The run folder is made here in the formats the pipeline writes: quench logs with the
+"quench result:" line (after the echoed print command, as LAMMPS writes it), plane-strain
+stress-strain tables, series.jsonl files in the format of pysoft.hooks.PlaneStrainTally (its own
+bin constants), and a model.json with the metrics of pysoft train.  The synthetic data follow the
+paper's trends unless a test breaks one.
+"""
+
+import json
+import os
+import re
+from html import escape
+
+import numpy as np
+import pytest
+
+from pysoft import hooks
+from pysoft.report import FIGURES, RunData, build_report, render_html, validate
+
+PRESSURES = (0.0, 2.0, 4.0)
+NSTEPS = 30                 # strain steps of 0.01
+DROP_STEP = {0.0: 14, 2.0: 16, 4.0: 18}   # step at which sxx has dropped (fracture)
+
+
+def quench_log(p):
+    density = 3.28 + 0.037 * p
+    al5, al6 = 0.28 + 0.025 * p, 0.04 + 0.011 * p
+    al4 = 1.0 - al5 - al6 - 0.005
+    return (
+        "LAMMPS (22 Jul 2025 - Update 4)\n"
+        'print       "quench result: P ${P} GPa  density $(density:%.4f) g/cm3  Al4 $(v_f4:%.4f)  '
+        'Al5 $(v_f5:%.4f)  Al6 $(v_f6:%.4f)  other $(1-v_f4-v_f5-v_f6:%.4f)"\n'
+        f"quench result: P {p:g} GPa  density {density:.4f} g/cm3  Al4 {al4:.4f}  Al5 {al5:.4f}  "
+        f"Al6 {al6:.4f}  other 0.0050\n"
+        "Total wall time: 0:00:05\n")
+
+
+def stress_curve(p):
+    """sxx rising linearly to the fracture step, then a drop to near zero."""
+    k = np.arange(NSTEPS + 1)
+    d = DROP_STEP[p]
+    s = np.where(k < d, 0.9 * k, 0.9 * (d - 1) * np.exp(-(k - d + 1) / 1.5))
+    return k, 0.01 * k, s
+
+
+def series_rows(p, rng):
+    k, strain, sxx = stress_curve(p)
+    d = DROP_STEP[p]
+    n_al = 600
+    rows = []
+    for i in k:
+        frac = min(i / NSTEPS, 1.0)
+        mean_s = -0.2 + 0.8 * np.exp(-0.5 * ((i - d) / 2.0) ** 2)      # peaks at the drop
+        S = rng.normal(mean_s, 1.0, n_al)
+        D = np.abs(rng.normal(0.8 * i, 2.0, n_al))
+        sig = rng.normal(sxx[i] / 3.0, 3.0, (3, n_al // 3))
+        dc, ic, sc = int(60 * frac), int(30 * frac), int(150 * frac)
+        counts_by_cn = {str(c): {"UC": 200 - dc // 3 - ic // 3 - sc // 3, "DC": dc // 3, "IC": ic // 3, "SC": sc // 3}
+                        for c in (4, 5, 6)}
+        along = {s: np.histogram(rng.normal(0.5, 0.15, n), bins=hooks.X_BINS, range=(0, 1))[0].tolist()
+                 for s, n in (("DC", dc), ("IC", ic), ("SC", sc))}
+        tot = hooks._hist(rng.normal(0, 1, 200), hooks.S0_EDGES)
+        p_dc = np.clip(0.05 * np.exp(0.8 * 0.5 * (hooks.S0_EDGES[1:] + hooks.S0_EDGES[:-1])) * frac, 0, 1)
+        rows.append({
+            "step": int(i), "strain": float(strain[i]),
+            "stress_GPa": {"xx": float(sxx[i]), "yy": 0.3 * float(sxx[i]), "zz": 0.3 * float(sxx[i]),
+                           "xy": 0.0, "xz": 0.0, "yz": 0.0},
+            "n_centre": n_al,
+            "softness": {"mean": float(S.mean()), "std": float(S.std()), "hist": hooks._hist(S, hooks.S_EDGES).tolist()},
+            "clusters": {"number": int(20 + i), "largest": int(3 + 2 * i), "threshold": 1.2, "soft_atoms": 60},
+            "D_A": {"mean": float(D.mean()), "hist": hooks._hist(D, hooks.D_EDGES).tolist()},
+            "bond_fraction": {"UC": (n_al - dc - ic - sc) / n_al, "DC": dc / n_al, "IC": ic / n_al, "SC": sc / n_al},
+            "bond_counts_by_cn0": counts_by_cn,
+            "switch_along_axis": along,
+            "p_dc_al5_by_s0": {"total": tot.tolist(), "dc": np.round(tot * p_dc).astype(int).tolist()},
+            "local_stress_GPa": {**{str(c): hooks._hist(sig[j], hooks.SIGMA_EDGES).tolist()
+                                    for j, c in enumerate((4, 5, 6))},
+                                 "all": hooks._hist(sig.ravel(), hooks.SIGMA_EDGES).tolist()},
+        })
+    return rows
+
+
+def series_header():
+    return {"format": hooks.SERIES_FORMAT, "version": 1,
+            "units": {"length": "Å", "stress": "GPa, positive in tension", "softness": "dimensionless", "D": "Å"},
+            "length0_A": 25.6, "axis": "x", "centre_type": 1, "top_fraction": 0.1, "cluster_cutoff_A": 3.7,
+            "bins": {"softness": hooks.S_EDGES.tolist(), "D_A": hooks.D_EDGES.tolist(),
+                     "local_stress_GPa": hooks.SIGMA_EDGES.tolist(), "s0": hooks.S0_EDGES.tolist(),
+                     "axis": hooks.X_BINS},
+            "states": list(hooks.STATES), "ranks": 2}
+
+
+def model_json():
+    loso = [{"test": f"traj_P{p:g}GPa.lammpstrj", "accuracy": 0.78 - 0.02 * p, "n_test": 40} for p in PRESSURES]
+    return {"format": "pysoft-softness-model", "version": 1, "spec": {}, "coef": [], "intercept": 0.0,
+            "metrics": {"C": 1.0, "cv": [{"C": 0.1, "mean": 0.79, "std": 0.03}, {"C": 1.0, "mean": 0.81, "std": 0.02}],
+                        "cv_accuracy": 0.81, "cv_std": 0.02, "folds": 5, "n_samples": 120, "n_features": 150,
+                        "holdout": {"train": 0.86, "test": 0.80, "n_train": 96, "n_test": 60},
+                        "time_split": {"train": 0.85, "test": 0.77, "n_train": 90, "n_test": 30},
+                        "leave_one_sample_out": loso, "radial_only_cv_accuracy": 0.76,
+                        "all_features_cv_accuracy": 0.81, "train_accuracy_all": 0.86},
+            "provenance": {"events": {"rearranging": 60, "non_rearranging": 40000}, "hop_threshold_A2": 0.2,
+                           "calm_threshold_A2": 0.05}}
+
+
+def write_run(root, seed=0):
+    rng = np.random.default_rng(seed)
+    os.makedirs(root)
+    with open(os.path.join(root, "config.json"), "w") as fh:
+        json.dump({"name": "synthetic", "units": 300, "pressures": list(PRESSURES), "np": 2,
+                   "stages": ["quench", "nvt", "train", "planestrain", "report"]}, fh)
+    for p in PRESSURES:
+        label = f"P{p:g}GPa"
+        q = os.path.join(root, "quench", label)
+        os.makedirs(q)
+        with open(os.path.join(q, "log.lammps"), "w") as fh:
+            fh.write(quench_log(p))
+        with open(os.path.join(q, "done.json"), "w") as fh:
+            json.dump({"stage": "quench", "pressure_GPa": p, "label": f"quench P={p:g} GPa", "wall_s": 120.0,
+                       "np": 2, "cost": 2.4e7, "cost_unit": "atom-steps", "finished": "2026-01-01T00:00:00"}, fh)
+        d = os.path.join(root, "planestrain", label)
+        os.makedirs(d)
+        k, strain, sxx = stress_curve(p)
+        with open(os.path.join(d, "planestrain.txt"), "w") as fh:
+            fh.write("# in.tension.planestrain: lx0 25.6 A\n# step strain sxx_GPa syy_GPa szz_GPa temp_K pe_eV\n")
+            for i in k:
+                fh.write(f"{i} {strain[i]:.4f} {sxx[i]:.6f} {0.3 * sxx[i]:.6f} {0.3 * sxx[i]:.6f} 300.1 -9876.5\n")
+        with open(os.path.join(d, "series.jsonl"), "w") as fh:
+            for obj in [series_header()] + series_rows(p, rng):
+                fh.write(json.dumps(obj) + "\n")
+    os.makedirs(os.path.join(root, "train"))
+    with open(os.path.join(root, "train", "model.json"), "w") as fh:
+        json.dump(model_json(), fh)
+    return root
+
+
+@pytest.fixture
+def run_dir(tmp_path):
+    return write_run(str(tmp_path / "run"))
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    """One full report of the synthetic run (drawing every figure takes a while)."""
+    return build_report(write_run(str(tmp_path_factory.mktemp("report") / "run")))
+
+
+def test_every_figure_is_drawn_and_listed(report):
+    index = report
+    out = os.path.dirname(index)
+    html = open(index, encoding="utf-8").read()
+    for key, filename, title, caption, _ in FIGURES:
+        path = os.path.join(out, filename)
+        assert os.path.isfile(path), key
+        with open(path, "rb") as fh:
+            assert fh.read(8) == b"\x89PNG\r\n\x1a\n", key
+        assert f'id="fig-{key}"' in html, key
+        assert filename in html and escape(caption) in html, key
+    summary = json.load(open(os.path.join(out, "validation.json")))
+    assert summary["missing"] == {}
+    assert set(summary["figures"]) >= {f[0] for f in FIGURES}
+    assert "not drawn" not in html
+    # the training table, with leave-one-pressure-out by pressure
+    assert "Leave one pressure out" in html and "4 GPa" in html and "0.700" in html
+
+
+def test_html_is_self_contained(report):
+    html = open(report, encoding="utf-8").read()
+    srcs = re.findall(r'src="([^"]*)"', html)
+    assert len(srcs) == len(FIGURES)
+    assert all(re.fullmatch(r"data:image/png;base64,[A-Za-z0-9+/]+=*", s) for s in srcs)
+    text = re.sub(r"data:image/png;base64,[A-Za-z0-9+/]+=*", "", html)
+    assert not re.search(r"(?i)\b(https?|ftp|file)://|\bwww\.|//[a-z0-9-]+\.[a-z]", text)
+    assert "<script" not in text.lower() and "<link" not in text.lower() and "url(" not in text
+    assert all(h.startswith("#") for h in re.findall(r'href="([^"]*)"', text))
+
+
+def test_figures_have_axis_labels_with_units(run_dir):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from pysoft.report import _colors
+
+    data = RunData(run_dir)
+    colors = _colors(data.pressures)
+    for key, _, _, caption, draw in FIGURES:
+        fig = draw(data, plt, colors)
+        assert not isinstance(fig, str), (key, fig)
+        for ax in fig.axes:
+            assert ax.get_xlabel() and ax.get_ylabel(), key
+        # a unit or an explicit "fraction/number/probability" on the y axis of each figure
+        ylabels = " ".join(ax.get_ylabel() for ax in fig.axes)
+        assert re.search(r"\(|%|number|probability|P\(|softness|cluster", ylabels), (key, ylabels)
+        assert caption.endswith(".") and len(caption) < 250
+        plt.close(fig)
+
+
+def test_validation_sees_the_planted_trends(run_dir):
+    checks = {c["check"]: c for c in validate(RunData(run_dir))}
+    assert all(c["status"] == "seen" for c in checks.values()), checks
+    assert "3.280 g/cm³" in checks["density rises with quench pressure"]["detail"]
+    assert "0.800 on 60 events" in checks["softness model test accuracy well above 0.5"]["detail"]
+
+
+def test_validation_flags_a_missing_trend(run_dir):
+    # the 4 GPa glass comes out lighter than the 0 GPa one: the density trend is not there
+    log = os.path.join(run_dir, "quench", "P4GPa", "log.lammps")
+    text = open(log).read().replace("density 3.4280", "density 3.2000")
+    open(log, "w").write(text)
+    data = RunData(run_dir)
+    checks = validate(data)
+    by_name = {c["check"]: c for c in checks}
+    bad = by_name["density rises with quench pressure"]
+    assert bad["status"] == "NOT seen"
+    assert "3.200 g/cm³" in bad["detail"]
+    assert by_name["Al5 + Al6 fraction rises with quench pressure"]["status"] == "seen"
+    html = render_html(data, [], checks)
+    assert '<td class="not">NOT seen</td>' in html
+    assert re.search(r"Not shown by this run: [^<]*density rises with quench pressure", html)
+
+
+def test_validation_flags_weak_model_and_misplaced_softness_peak(run_dir):
+    path = os.path.join(run_dir, "train", "model.json")
+    model = json.load(open(path))
+    model["metrics"]["holdout"].update(test=0.56, n_test=50)
+    json.dump(model, open(path, "w"))
+    # <S> of the 0 GPa sample peaks at the first step, far from its stress drop
+    spath = os.path.join(run_dir, "planestrain", "P0GPa", "series.jsonl")
+    lines = [json.loads(x) for x in open(spath)]
+    lines[1]["softness"]["mean"] = 5.0
+    with open(spath, "w") as fh:
+        fh.writelines(json.dumps(x) + "\n" for x in lines)
+    checks = {c["check"]: c for c in validate(RunData(run_dir))}
+    assert checks["softness model test accuracy well above 0.5"]["status"] == "NOT seen"
+    s = checks["mean softness <S> peaks near the stress drop"]
+    assert s["status"] == "NOT seen" and "0 GPa: <S> peaks at strain 0.000" in s["detail"]
+
+
+def test_missing_analysis_is_listed_not_hidden(run_dir):
+    for p in PRESSURES:
+        os.unlink(os.path.join(run_dir, "planestrain", f"P{p:g}GPa", "series.jsonl"))
+    os.unlink(os.path.join(run_dir, "train", "model.json"))
+    index = build_report(run_dir)
+    html = open(index, encoding="utf-8").read()
+    summary = json.load(open(os.path.join(os.path.dirname(index), "validation.json")))
+    needs_series = {"1D", "2A-C", "3A", "3B", "3C-E", "4B", "4C", "5C", "5D"}
+    assert set(summary["missing"]) == needs_series
+    for key, _, title, _, _ in FIGURES:
+        if key in needs_series:
+            assert f"{escape(title)}: not drawn, no plane-strain series.jsonl" in html
+    checks = {c["check"]: c for c in validate(RunData(run_dir))}
+    assert checks["mean softness <S> peaks near the stress drop"]["status"] == "not testable"
+    assert "not testable" in html
+
+
+def test_torn_series_line_is_skipped(run_dir):
+    # a run killed mid-write leaves at most an incomplete last line; the rows before it count
+    spath = os.path.join(run_dir, "planestrain", "P2GPa", "series.jsonl")
+    with open(spath, "a") as fh:
+        fh.write('{"step": 31, "strain": 0.31, "stress_G')
+    data = RunData(run_dir)
+    assert [r["step"] for r in data.series[2.0][1]] == list(range(NSTEPS + 1))
+
+
+def test_report_command(run_dir, tmp_path, capsys):
+    import shutil
+
+    from pysoft.cli import main
+
+    for stage in ("planestrain", "train"):          # quench results alone: quick to draw
+        shutil.rmtree(os.path.join(run_dir, stage))
+    assert main(["report", run_dir]) == 0
+    assert capsys.readouterr().out.strip().endswith(os.path.join("report", "index.html"))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["report", str(empty)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("pysoft: error:") and "holds no results" in err and "\n" not in err
+    assert main(["report", str(tmp_path / "nowhere")]) == 2
+    assert "run folder not found" in capsys.readouterr().err
