@@ -82,7 +82,7 @@ def run_example(out, nprocs=2, units=300, spec="default"):
     labels = column_labels(spec_d)
     job = {"input": lammps_input(units, spec_file), "ncols": len(labels), "labels": labels,
            "out": os.path.abspath(out)}
-    jobfile = os.path.join(out, "job.json")
+    jobfile = os.path.abspath(os.path.join(out, "job.json"))
     with open(jobfile, "w") as fh:
         json.dump(job, fh)
     with open(os.path.join(out, "in.example"), "w") as fh:
@@ -91,7 +91,9 @@ def run_example(out, nprocs=2, units=300, spec="default"):
     cmd = ([mpirun, "-np", str(nprocs)] if nprocs > 1 else []) + [sys.executable, "-m", "pysoft.example", jobfile]
     print(f"pysoft example: {5 * units} atoms, spec {spec} ({len(labels)} features), {nprocs} MPI rank(s)")
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    # run in the output folder: "python -m" puts the working directory first on sys.path, and
+    # from a source checkout that would import the uncompiled pysoft/ instead of the installed one
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=os.path.abspath(out))
     if proc.returncode != 0:
         errs = [ln for ln in (proc.stdout + proc.stderr).splitlines() if "ERROR" in ln or "Error" in ln]
         raise RuntimeError("the LAMMPS run failed: " + (errs[0] if errs else proc.stderr[-500:]))
