@@ -27,7 +27,7 @@ using namespace LAMMPS_NS;
 
 ComputeNonaffineAtom::ComputeNonaffineAtom(LAMMPS *lmp, int narg, char **arg) :
     Compute(lmp, narg, arg), cutoff(0.0), nmax(0), d2min(nullptr), list(nullptr), fix(nullptr),
-    capturing(false)
+    list_after_init(true)
 {
   if (narg < 4) utils::missing_cmd_args(FLERR, "compute nonaffine/atom", error);
   cutoff = utils::numeric(FLERR, arg[3], false, lmp);
@@ -67,14 +67,10 @@ ComputeNonaffineAtom::~ComputeNonaffineAtom()
 
 void ComputeNonaffineAtom::init()
 {
-  // a neighbour list is needed only to capture a reference: at the start of the first run if
-  // none was captured yet, or inside compute_modify reference current
-  if (fix->captured && !capturing) return;
+  // the list is built only to capture a reference; unbuilt, an occasional list costs nothing
   pysoft_io::check_ghost_range(lmp, "Compute nonaffine/atom", cutoff);
-  if (capturing)
-    pysoft_io::request_full_perpetual(lmp, this, cutoff);
-  else
-    pysoft_io::request_full_occasional(lmp, this, cutoff);
+  pysoft_io::request_full_occasional(lmp, this, cutoff);
+  list_after_init = true;
 }
 
 void ComputeNonaffineAtom::init_list(int /*id*/, NeighList *ptr)
@@ -84,11 +80,8 @@ void ComputeNonaffineAtom::init_list(int /*id*/, NeighList *ptr)
 
 void ComputeNonaffineAtom::setup()
 {
-  // Modify::setup() runs after the run's first neighbour build: positions and ghosts are
-  // current, and the occasional list has not been built at this step yet
-  if (fix->captured) return;
-  neighbor->build_one(list);
-  capture();
+  // Modify::setup() runs after the run's first neighbour build: positions and ghosts are current
+  if (!fix->captured) capture();
 }
 
 int ComputeNonaffineAtom::modify_param(int narg, char **arg)
@@ -101,7 +94,11 @@ int ComputeNonaffineAtom::modify_param(int narg, char **arg)
   if (update->whichflag != 0)
     error->all(FLERR, "Compute nonaffine/atom: compute_modify reference current is only "
                "allowed between runs");
-  capture_between_runs();
+  refresh_between_runs();
+  capture();
+  // atoms may have changed owners or order: per-atom values computed before are no longer
+  // indexed like the atoms, so make LAMMPS refuse them until the compute runs again
+  invoked_peratom = -1;
 
   // Compute::modify_params() of LAMMPS 22 Jul 2025 does not step past the words that
   // modify_param() consumed: it would call us again on the same two words, forever.  Turning
@@ -114,14 +111,10 @@ int ComputeNonaffineAtom::modify_param(int narg, char **arg)
   return 2;
 }
 
-void ComputeNonaffineAtom::capture_between_runs()
+void ComputeNonaffineAtom::refresh_between_runs()
 {
   // Between runs the ghost atoms may be stale (change_box, displace_atoms and set move only
-  // owned atoms), so ghosts and neighbours are rebuilt the way delete_atoms overlap does it.
-  // The list is requested as a perpetual one for this one init: Neighbor::build() then builds
-  // it unconditionally, while build_one() would skip an occasional list already built at this
-  // timestep (an earlier capture at the same step) and hand back stale atom indices.
-  capturing = true;
+  // owned atoms), so ghosts and neighbour bins are rebuilt the way delete_atoms overlap does
   lmp->init();
   if (domain->triclinic) domain->x2lamda(atom->nlocal);
   domain->pbc();
@@ -132,11 +125,6 @@ void ComputeNonaffineAtom::capture_between_runs()
   comm->borders();
   if (domain->triclinic) domain->lamda2x(atom->nlocal + atom->nghost);
   neighbor->build(1);
-  capture();
-  capturing = false;
-  // atoms may have changed owners or order: per-atom values computed before are no longer
-  // indexed like the atoms, so make LAMMPS refuse them until the compute runs again
-  invoked_peratom = -1;
 }
 
 void ComputeNonaffineAtom::capture()
@@ -146,6 +134,7 @@ void ComputeNonaffineAtom::capture()
   const tagint *tag = atom->tag;
   const int *mask = atom->mask;
   const double cutsq = cutoff * cutoff;
+  pysoft_io::build_current(lmp, list, list_after_init);
 
   auto within = [&](int i, int j, double *dx) {
     dx[0] = x[j][0] - x[i][0];

@@ -34,11 +34,11 @@ class ComputeNonaffineAtom : public Compute {
   std::string id_fix;
   class FixNonaffineReference *fix;
   std::vector<double> X, d;
-  bool capturing;    // inside compute_modify reference current
+  bool list_after_init;    // see pysoft_io::build_current
   std::string rearm[2];
 
   void capture();
-  void capture_between_runs();
+  void refresh_between_runs();
 };
 
 }    // namespace LAMMPS_NS
