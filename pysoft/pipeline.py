@@ -250,7 +250,6 @@ class Pipeline:
         for stage in MD_STAGES:
             if stage in cfg["stages"] and not os.path.isfile(os.path.join(self.inputs_dir, INPUT_FILES[stage])):
                 raise RunError(f"{INPUT_FILES[stage]} is missing from {self.inputs_dir}")
-        self.potential = os.path.join(self.inputs_dir, "matsui.mod")
         for what, path in (("the run folder", self.run_dir), ("the inputs folder", self.inputs_dir)):
             if any(c.isspace() for c in path):
                 raise RunError(f"{what} {path} has white space in its path, which LAMMPS variables cannot hold")
@@ -504,8 +503,16 @@ class Pipeline:
 
     def _lammps(self, task, d, script, variables, beat):
         self._stale_upstream(task)
-        cmd = [self.mpirun, "-np", str(self.nprocs), self.lmp, "-in", os.path.join(self.inputs_dir, script),
-               "-log", "log.lammps", "-nocite", "-var", "pot", self.potential]
+        # the stage runs its own copy of the inputs: the strain loop re-reads its script at every
+        # step (jump SELF), so an edit of inputs/ during the run must not reach it; the copies
+        # also record what ran
+        names = [script, "matsui.mod"] + (["pysoft_analysis.mod"] if "analysis" in variables else [])
+        for name in names:
+            shutil.copyfile(os.path.join(self.inputs_dir, name), os.path.join(d, name))
+        if "analysis" in variables:
+            variables = {**variables, "analysis": os.path.join(d, "pysoft_analysis.mod")}
+        cmd = [self.mpirun, "-np", str(self.nprocs), self.lmp, "-in", script,
+               "-log", "log.lammps", "-nocite", "-var", "pot", os.path.join(d, "matsui.mod")]
         for k, v in variables.items():
             cmd += ["-var", k, _fmt(v)]
         with open(os.path.join(d, "command.txt"), "w") as fh:
@@ -630,8 +637,7 @@ class Pipeline:
         variables = {**self._common_vars(), "data": data,
                      **{k: v for k, v in ps.items() if k != "analysis"}, "ss": "planestrain.txt"}
         if self.analysis:
-            variables.update(model=self._model_path(), series="series.jsonl",
-                             analysis=os.path.join(self.inputs_dir, "pysoft_analysis.mod"))
+            variables.update(model=self._model_path(), series="series.jsonl", analysis="pysoft_analysis.mod")
         self._lammps(task, d, INPUT_FILES["planestrain"], variables, beat)
         rows = _table(os.path.join(d, "planestrain.txt"), 7, task.label)
         if len(rows) != ps["nsteps"] + 1:
