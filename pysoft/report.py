@@ -710,7 +710,7 @@ def _training_tables(data):
         rows.append(("held-out atoms (20 %): train / test", f"{_acc(h.get('train'))} / {_acc(h.get('test'))} "
                                                            f"({h.get('n_test', '?')} test events)"))
     ts = m.get("time_split") or {}
-    rows.append(("time split (first 80 % / last 20 % of frames): train / test",
+    rows.append(("time split (earliest 80 % / latest 20 % of each class's events): train / test",
                  f"{_acc(ts.get('train'))} / {_acc(ts.get('test'))} ({ts.get('n_test', '?')} test events)"
                  if "test" in ts else ts.get("note", "-")))
     out = ["<table><tr><th>quantity</th><th>value</th></tr>"]

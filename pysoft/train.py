@@ -13,7 +13,7 @@ METHOD.md section 6, in four steps:
 4. **model**: standardized features and a linear SVM (:class:`pysoft.model.SoftnessModel`); C is
    chosen by cross-validation with folds grouped by atom (sample, atom id), so that no atom is in
    both the training and the test part.  Also reported: a held-out grouped test split, a time
-   split (first 80 % of frames train, last 20 % test), leave-one-sample-out, and radial-only vs
+   split (per sample and class, the earliest 80 % of the labelled pairs train, the latest 20 % test), leave-one-sample-out, and radial-only vs
    all features.
 
 The model is written only at the end, atomically (JSON and joblib), so a failed run leaves no
@@ -350,15 +350,23 @@ def evaluate(X, y, groups, draw, samples, spec, settings):
     m["holdout"] = {"train": float(model.score(X[tr], y[tr])), "test": float(model.score(X[te], y[te])),
                     "n_train": int(len(tr)), "n_test": int(len(te))}
 
-    # time split: within each sample, the first 80 % of its frames train, the last 20 % test
-    cut = np.array([0.8 * samples[s].nframes for s in draw.sample])
-    early, late = draw.frame < cut, draw.frame >= cut
+    # time split: within each sample and class, the earliest 80 % of the labelled pairs train and
+    # the latest 20 % test. Per class, because the two labels cover different frame ranges (a calm
+    # pair needs tR of phop on both sides, a hop only its own phop window), so a cut at one frame
+    # would leave the late side with hops only.
+    late = np.zeros(len(y), dtype=bool)
+    for s in np.unique(draw.sample):
+        for c in (0, 1):
+            idx = np.flatnonzero((draw.sample == s) & (y == c))
+            idx = idx[np.argsort(draw.frame[idx], kind="stable")]
+            late[idx[int(np.ceil(0.8 * len(idx))):]] = True
+    early = ~late
     if len(np.unique(y[early])) == 2 and len(np.unique(y[late])) == 2:
         model = SoftnessModel(C=C).fit(X[early], y[early])
         m["time_split"] = {"train": float(model.score(X[early], y[early])), "test": float(model.score(X[late], y[late])),
                            "n_train": int(early.sum()), "n_test": int(late.sum())}
     else:
-        m["time_split"] = {"note": "one class missing on one side of the 80 % time split"}
+        m["time_split"] = {"note": "too few events of a class for an 80/20 time split"}
 
     # leave one sample out (the paper's Table S1 by pressure)
     loso = []
