@@ -25,6 +25,19 @@ MODEL_FORMAT = "pysoft-softness-model"
 MODEL_VERSION = 1
 
 
+class FlooredScaler(StandardScaler):
+    """StandardScaler whose per-feature scale is at least ``min_scale`` (see SoftnessModel)."""
+
+    def __init__(self, *, min_scale=1e-3, copy=True):
+        super().__init__(copy=copy)
+        self.min_scale = min_scale
+
+    def fit(self, X, y=None, sample_weight=None):
+        super().fit(X, y, sample_weight)
+        self.scale_ = np.maximum(self.scale_, self.min_scale)
+        return self
+
+
 class SoftnessModel(ClassifierMixin, BaseEstimator):
     """Linear SVM on standardized features; labels 1 = rearranging, 0 = not.
 
@@ -41,11 +54,19 @@ class SoftnessModel(ClassifierMixin, BaseEstimator):
     tol : float, default 1e-5
     random_state : int, default 0
         Seed of liblinear's coordinate-descent order: fixed, so that training is reproducible.
+    min_scale : float, default 1e-3
+        Floor of the standardization's per-feature spread.  Structure functions are
+        dimensionless (the default spec's median spread is about 1); some are Gaussian tails
+        that no training atom reaches (G_Al at 0.6 Å has a spread of 1e-34 in a glass).
+        Divided by such a spread, one unusually short pair distance in a strained glass gives
+        a softness of 1e10 (seen in the small example before this floor).  Features with a
+        spread below the floor are divided by the floor instead: they then weigh little, as
+        the little they vary deserves.
 
     Attributes
     ----------
     pipeline_ : sklearn.pipeline.Pipeline
-        StandardScaler then LinearSVC.
+        FlooredScaler (a StandardScaler with the spread floored at ``min_scale``) then LinearSVC.
     mean_, scale_ : ndarray of shape (n_features,)
     coef_ : ndarray of shape (n_features,)
         Hyperplane normal in standardized space.
@@ -53,12 +74,13 @@ class SoftnessModel(ClassifierMixin, BaseEstimator):
     classes_ : ndarray, [0, 1]
     """
 
-    def __init__(self, C=1.0, loss="squared_hinge", max_iter=50000, tol=1e-5, random_state=0):
+    def __init__(self, C=1.0, loss="squared_hinge", max_iter=50000, tol=1e-5, random_state=0, min_scale=1e-3):
         self.C = C
         self.loss = loss
         self.max_iter = max_iter
         self.tol = tol
         self.random_state = random_state
+        self.min_scale = min_scale
 
     def fit(self, X, y):
         X = np.asarray(X, dtype=np.float64)
@@ -67,7 +89,7 @@ class SoftnessModel(ClassifierMixin, BaseEstimator):
             raise ValueError("labels must contain both classes, 0 (non-rearranging) and 1 (rearranging)")
         svc = LinearSVC(C=self.C, loss=self.loss, dual=self.loss == "hinge", max_iter=self.max_iter,
                         tol=self.tol, intercept_scaling=10.0, random_state=self.random_state)
-        self.pipeline_ = make_pipeline(StandardScaler(), svc)
+        self.pipeline_ = make_pipeline(FlooredScaler(min_scale=self.min_scale), svc)
         import warnings
 
         from sklearn.exceptions import ConvergenceWarning

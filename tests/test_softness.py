@@ -26,6 +26,25 @@ def test_model_files(trained):
     np.testing.assert_allclose(S, model.softness(X), rtol=1e-12, atol=1e-12)
 
 
+def test_scale_floor_keeps_softness_finite_on_a_gaussian_tail():
+    """A feature that no training atom reaches (spread 1e-34, like G_Al at 0.6 Å in a glass)
+    must not turn one unusual value into an enormous softness: its spread is floored."""
+    from pysoft.model import SoftnessModel
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(400, 4))
+    y = (X[:, 0] + 0.3 * rng.normal(size=400) > 0).astype(int)
+    X[:, 3] = 1e-34 * rng.random(400)                       # a tail feature
+    model = SoftnessModel(C=1.0).fit(X, y)
+    assert model.scale_[3] == 1e-3 and np.all(model.scale_[:3] > 0.5)
+    probe = X[:5].copy()
+    probe[:, 3] = 1e-20                                     # an unusually short pair distance
+    assert np.all(np.abs(model.softness(probe) - model.softness(X[:5])) < 1e-12)
+    # without the floor the same probe moves the softness by many orders of magnitude
+    raw = SoftnessModel(C=1.0, min_scale=0.0).fit(X, y)
+    assert np.max(np.abs(raw.softness(probe) - raw.softness(X[:5]))) > 1e6
+
+
 @pytest.mark.mpi
 @pytest.mark.parametrize("nprocs", [1, 2])
 def test_cpp_softness_equals_pipeline(tmp_path, trained, nprocs):
