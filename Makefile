@@ -18,8 +18,9 @@ $(VENV)/.installed: $(BIN)/python $(SOURCES)
 
 install: $(VENV)/.installed
 
+# the paper's workflow end to end at demo scale (examples/small.yaml): runs/small/report/index.html
 example: $(VENV)/.installed
-	$(BIN)/pysoft example --out runs/example
+	$(BIN)/pysoft run --example --out runs/small
 
 test: $(VENV)/.installed
 	$(BIN)/pytest -q tests
