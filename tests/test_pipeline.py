@@ -143,6 +143,19 @@ def test_plan_and_keys(tmp_path, capsys):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("name", ["small", "paper"])
+def test_shipped_configs_are_valid(tmp_path, capsys, name):
+    """The shipped examples pass the same validation as any config (the README's main job runs
+    small.yaml); --plan starts no MD."""
+    from pysoft.plugin import DATA_DIR
+
+    cfg = os.path.join(DATA_DIR, "examples", f"{name}.yaml")
+    rc, out, err = run_cli(["run", cfg, "--out", str(tmp_path / "run"), "--plan"], capsys)
+    assert rc == 0, err
+    assert "quench P=4 GPa" in out and "planestrain P=0 GPa" in out and "estimated time left" in out
+    assert not (tmp_path / "run").exists()
+
+
 # ---- checkpoints and resume (real MD on 150 atoms) -----------------------------------------
 
 def done(run, stage):
