@@ -116,6 +116,26 @@ def make_model():
 
 # -- part A: one analysis step, in MD steps ------------------------------------------------------
 
+def md_setup(data, replicate, warm):
+    """LAMMPS commands: the glass, replicated, with the paper's potential settings, NVT at 300 K,
+    and WARM steps of it (outside any timing)."""
+    return f"""
+        units metal
+        atom_style charge
+        atom_modify map yes
+        read_data {data}
+        replicate {replicate}
+        variable rc string {PAPER_POT['rc']}
+        variable kacc string {PAPER_POT['kacc']}
+        include {os.path.join(INPUTS, 'matsui.mod')}
+        timestep 0.001
+        velocity all create 300 4928459 mom yes rot yes dist gaussian
+        fix md all nvt temp 300 300 0.1
+        thermo 0
+        run {warm}
+    """
+
+
 def worker_step(args):
     from mpi4py import MPI
 
@@ -135,21 +155,7 @@ def worker_step(args):
     def cmd(text):
         return lambda: lmp.commands_string(text)
 
-    lmp.commands_string(f"""
-        units metal
-        atom_style charge
-        atom_modify map yes
-        read_data {args.data}
-        replicate {args.replicate}
-        variable rc string {PAPER_POT['rc']}
-        variable kacc string {PAPER_POT['kacc']}
-        include {os.path.join(INPUTS, 'matsui.mod')}
-        timestep 0.001
-        velocity all create 300 4928459 mom yes rot yes dist gaussian
-        fix md all nvt temp 300 300 0.1
-        thermo 0
-        run 20
-    """)
+    lmp.commands_string(md_setup(args.data, args.replicate, warm=20))
     res = {"natoms": lmp.get_natoms(), "nprocs": comm.Get_size(), "md_steps_per_timing": args.md_steps}
     n_al = int(comm.allreduce(int((lmp.numpy.extract_atom("type")[:lmp.extract_global("nlocal")] == 1).sum())))
     res["n_al"] = n_al
@@ -240,20 +246,7 @@ def part_m(args):
     d = os.path.join(WORK, "md")
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
-    base = f"""units metal
-atom_style charge
-atom_modify map yes
-read_data {GLASS_BIG}
-replicate 2 1 1
-variable rc string {PAPER_POT['rc']}
-variable kacc string {PAPER_POT['kacc']}
-include {os.path.join(INPUTS, 'matsui.mod')}
-timestep 0.001
-velocity all create 300 4928459 mom yes rot yes dist gaussian
-fix md all nvt temp 300 300 0.1
-thermo 0
-run 10
-"""
+    base = md_setup(GLASS_BIG, "2 1 1", warm=10)
     analysis = f"""variable model string {MODEL}
 variable series string series.jsonl
 include {os.path.join(INPUTS, 'pysoft_analysis.mod')}
