@@ -171,3 +171,30 @@ def test_series_survives_restart(tmp_path, glass, trained):
     resumed.insert(idx, resumed.pop(tally))
     run_job(tmp_path, resumed, nprocs=2, name="resumed")
     assert_series_equal(read_series(part)[1], read_series(whole)[1])
+
+
+@pytest.mark.mpi
+def test_post_processing_of_dumps_gives_the_same_series(tmp_path, glass, trained):
+    """The dump-and-post-process way (bench/bench_analysis.py, part B) tallies the same numbers:
+    snapshots written inside the loop and read back with read_dump, one at a time, into a
+    LAMMPS with the same computes and hook give the on-the-fly series to 1e-10."""
+    _, model, _ = trained
+    live = tmp_path / "live.jsonl"
+    cmds, k = [], 0
+    for c in loop_commands(glass, model, live, 3):
+        if c == "run 0 post no":
+            cmds.append(f"write_dump all custom {tmp_path}/f{k}.dump id type x y z ix iy iz "
+                        "modify format float %.17g")
+            k += 1
+        cmds.append(c)
+    run_job(tmp_path, cmds, nprocs=2, name="live")
+    post = tmp_path / "post.jsonl"
+    setup = loop_commands(glass, model, post, 0)
+    cmds = setup[:setup.index("run 0 post no")]
+    for i in range(k):
+        cmds += [f"read_dump {tmp_path}/f{i}.dump 0 x y z ix iy iz box yes replace yes purge no add no",
+                 "run 0 post no", "compute_modify pysoft_NA reference current"]
+    run_job(tmp_path, cmds, nprocs=2, name="post")
+    rows = read_series(live)[1]
+    assert len(rows) == 4 and rows[-1]["bond_fraction"]["UC"] < 1.0
+    assert_series_equal(read_series(post)[1], rows)
