@@ -7,8 +7,10 @@ events each, so grouped folds are meaningful.  Times, in one run on one machine:
     GroupKFold CV at C = 1 plus the final fit: the work `pysoft train` does per C value;
   * the same CV folds and final fit with LIBSVM's linear kernel (pip libsvm-official, the paper's
     tool), C = 1, with a line per fit.
-Prints medians of --repeat runs and the ratio, from wall and from CPU seconds (both fits are
-single-threaded); writes bench/out/train.json.
+Prints medians of --repeat runs and the ratio, from wall and from CPU seconds (pysoft's fit is
+single-threaded; the libsvm-official wheel links libgomp and evaluates kernels on OpenMP
+threads, so wall favours it on a free machine and CPU seconds compare the work); writes
+bench/out/train.json.
 
     python bench/bench_train.py [--repeat 3] [--libsvm-repeat 1]
 """
@@ -34,8 +36,8 @@ def make_data(n=16000, d=150, seed=0):
 
 
 def _clock():
-    # CPU seconds of this process as well as wall seconds: both fits are single-threaded, so the
-    # CPU figure is the one that survives a busy machine; the ratio is reported from both
+    # CPU seconds of this process as well as wall seconds: CPU seconds compare the work (LIBSVM
+    # may use OpenMP threads, pysoft's liblinear fit uses one) and survive a busy machine
     return time.perf_counter(), time.process_time()
 
 
