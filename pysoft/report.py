@@ -361,11 +361,16 @@ def draw_2(data, plt, colors):
             rr = [r for r in rows if "bond_fraction" in r]
             ax.plot([r["strain"] for r in rr], [100 * r["bond_fraction"][s] for r in rr], "o-", ms=3,
                     color=colors[p], label=f"{p:g} GPa")
-        ax.set_xlabel("engineering strain ε$_{xx}$")
-        ax.set_ylabel(f"Al in {s} (% of Al)")
-        ax.set_title(f"{s}: {STATE_NAMES[s]}", fontsize=10)
+        _label_state_panel(ax, s, "engineering strain ε$_{xx}$", f"Al in {s} (% of Al)")
     axes[0].legend(title="quench P", fontsize=8)
     return fig
+
+
+def _label_state_panel(ax, state, xlabel, ylabel):
+    """Axis labels and the title of one bond-switching state's panel (Figs. 2A-C, 3A, 3B)."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(f"{state}: {STATE_NAMES[state]}", fontsize=10)
 
 
 def draw_3a(data, plt, colors):
@@ -387,9 +392,7 @@ def draw_3a(data, plt, colors):
                 frac.append(100 * c.get(s, 0) / n if n else np.nan)
             ax.bar(np.arange(3) + (i - (len(ps) - 1) / 2) * width, frac, width, color=colors[p], label=f"{p:g} GPa")
         ax.set_xticks(range(3), ["Al4", "Al5", "Al6"])
-        ax.set_xlabel("initial coordination of Al")
-        ax.set_ylabel(f"Al$_n$ in {s} (% of Al$_n$)")
-        ax.set_title(f"{s}: {STATE_NAMES[s]}", fontsize=10)
+        _label_state_panel(ax, s, "initial coordination of Al", f"Al$_n$ in {s} (% of Al$_n$)")
     axes[0].legend(title="quench P", fontsize=8)
     lo, hi = min(strains), max(strains)
     fig.suptitle(f"at strain {lo:.2f}" if hi - lo < 5e-3 else f"at strain {lo:.2f}–{hi:.2f}", fontsize=9)
@@ -407,9 +410,7 @@ def draw_3b(data, plt, colors):
             counts = np.array(r["switch_along_axis"][s], float)
             x = (np.arange(len(counts)) + 0.5) / len(counts)
             ax.plot(x, counts, "o-", ms=3, color=colors[p], label=f"{p:g} GPa (ε = {r['strain']:.2f})")
-        ax.set_xlabel("position along x (fraction of the box length)")
-        ax.set_ylabel(f"Al in {s} per slab (atoms)")
-        ax.set_title(f"{s}: {STATE_NAMES[s]}", fontsize=10)
+        _label_state_panel(ax, s, "position along x (fraction of the box length)", f"Al in {s} per slab (atoms)")
     axes[0].legend(title="quench P", fontsize=7)
     return fig
 
