@@ -640,15 +640,20 @@ class Pipeline:
             variables.update(model=self._model_path(), series="series.jsonl", analysis="pysoft_analysis.mod")
         self._lammps(task, d, INPUT_FILES["planestrain"], variables, beat)
         rows = _table(os.path.join(d, "planestrain.txt"), 7, task.label)
-        if len(rows) != ps["nsteps"] + 1:
-            raise RunError(f"{task.label}: planestrain.txt has {len(rows)} rows, expected {ps['nsteps'] + 1}")
+        outcome = planestrain_outcome(os.path.join(d, "planestrain.txt"))
+        if outcome is None:
+            raise RunError(f"{task.label}: planestrain.txt has no '# planestrain result:' line (the loop did not end)")
+        # the loop ran to the cap, or to the last of the stop_steps low steps after the failure step
+        want = ps["nsteps"] + 1 if not outcome["fractured"] else outcome["failure_step"] + ps["stop_steps"]
+        if len(rows) != want:
+            raise RunError(f"{task.label}: planestrain.txt has {len(rows)} rows, expected {want}")
         outputs = {"stress_strain": "planestrain.txt", "log": "log.lammps"}
         result = {"rows": len(rows), "peak_stress_GPa": max(r[2] for r in rows),
-                  "final_stress_GPa": rows[-1][2], "analysis": self.analysis}
+                  "final_stress_GPa": rows[-1][2], "analysis": self.analysis, **outcome}
         if self.analysis:
             steps = _series_steps(os.path.join(d, "series.jsonl"), task.label)
-            if steps != list(range(ps["nsteps"] + 1)):
-                raise RunError(f"{task.label}: series.jsonl has steps {_span(steps)}, expected 0..{ps['nsteps']}")
+            if steps != list(range(len(rows))):
+                raise RunError(f"{task.label}: series.jsonl has steps {_span(steps)}, expected 0..{len(rows) - 1}")
             outputs["series"] = "series.jsonl"
         return outputs, result
 
@@ -772,6 +777,27 @@ def _table(path, ncols, label):
     return rows
 
 
+PLANESTRAIN_RESULT = re.compile(r"^# planestrain result: fractured ([01]) failure_step (-?\d+) failure_strain (\S+)", re.M)
+
+
+def planestrain_outcome(path):
+    """How the plane-strain loop ended, from its stress-strain file (in.tension.planestrain).
+
+    {"fractured": bool, "failure_step": int or None, "failure_strain": float or None}; None when
+    the file has no result line (the loop was stopped before its end).
+    """
+    try:
+        with open(path) as fh:
+            m = PLANESTRAIN_RESULT.search(fh.read())
+    except OSError:
+        return None
+    if m is None:
+        return None
+    fractured = m.group(1) == "1"
+    return {"fractured": fractured, "failure_step": int(m.group(2)) if fractured else None,
+            "failure_strain": float(m.group(3)) if fractured else None}
+
+
 def _series_steps(path, label):
     if not os.path.isfile(path):
         raise RunError(f"{label}: series.jsonl was not written (the on-the-fly analysis did not run)")
@@ -802,6 +828,10 @@ def _summary(stage, r):
         ev = r.get("events") or {}
         return (f": {ev.get('rearranging', '?')} rearranging events, CV accuracy {r['cv_accuracy']:.3f}, "
                 f"held-out test {r['holdout_test']:.3f}")
+    if stage == "planestrain" and "fractured" in r:
+        end = (f"fractured at strain {r['failure_strain']:.3f}" if r["fractured"]
+               else f"not fractured by the cap (final stress {r['final_stress_GPa']:.2f} GPa)")
+        return f": peak stress {r['peak_stress_GPa']:.2f} GPa, {end}"
     if stage in ("planestrain", "planestress"):
         return f": peak stress {r['peak_stress_GPa']:.2f} GPa"
     return ""

@@ -227,3 +227,53 @@ def test_planestrain(tmp_path, glass, nprocs):
     assert np.all(np.isfinite(table))
     np.testing.assert_array_equal(table[:, 0], [0, 1, 2])
     np.testing.assert_allclose(table[:, 1], [0.0, 0.01, 0.02])
+
+
+def planestrain_result(path):
+    """{"fractured", "failure_step", "failure_strain", "peak"} from the stress-strain file's last line."""
+    last = [line for line in open(path) if line.startswith("# planestrain result:")]
+    assert len(last) == 1, open(path).read()
+    m = re.search(rf"fractured ([01]) failure_step (-?\d+) failure_strain (none|{FLOAT}) peak_sxx_GPa ({FLOAT})", last[0])
+    assert m, last[0]
+    return {"fractured": int(m.group(1)), "failure_step": int(m.group(2)),
+            "failure_strain": None if m.group(3) == "none" else float(m.group(3)), "peak": float(m.group(4))}
+
+
+def expected_stop(sxx, frac, steps):
+    """Brute-force fracture criterion: the first step k after which sxx has been below frac x
+    (running peak, when positive) for `steps` steps in a row; None if it never happens."""
+    run = 0
+    for k in range(len(sxx)):
+        peak = max(sxx[: k + 1])
+        run = run + 1 if (peak > 0 and sxx[k] < frac * peak) else 0
+        if steps > 0 and run >= steps:
+            return k
+    return None
+
+
+@pytest.mark.parametrize("frac,steps,nsteps", [(2.0, 2, 6), (0.1, 3, 2), (2.0, 0, 3)])
+def test_planestrain_stops_when_fractured(tmp_path, glass, frac, steps, nsteps):
+    """The loop ends once sxx < stop_frac x peak for stop_steps steps in a row, else at the cap.
+
+    stop_frac 2 makes every step with a positive peak count as "low", so the stop is certain
+    after stop_steps such steps; stop_frac 0.1 over 2 small steps never triggers; stop_steps 0
+    switches the criterion off.
+    """
+    data, _ = glass
+    out = run_lmp(tmp_path, "in.tension.planestrain",
+                  {"data": data, "t_eq": 0.005, "nsteps": nsteps, "t_nvt": 0.004, "t_avg": 0.002, "de": 0.05,
+                   "miniter": 20, "ss": "ss.txt", "stop_frac": frac, "stop_steps": steps})
+    table = read_table(tmp_path / "ss.txt")
+    res = planestrain_result(tmp_path / "ss.txt")
+    stop = expected_stop(list(table[:, 2]), frac, steps)
+    assert "planestrain result: fractured" in out
+    if stop is None:
+        assert len(table) == nsteps + 1
+        assert res["fractured"] == 0 and res["failure_step"] == -1 and res["failure_strain"] is None
+    else:
+        assert len(table) == stop + 1 < nsteps + 1
+        assert res["fractured"] == 1 and res["failure_step"] == stop - steps + 1
+        assert res["failure_strain"] == pytest.approx(0.05 * res["failure_step"])
+    assert res["peak"] == pytest.approx(table[:, 2].max(), abs=2e-6)
+    if frac == 2.0 and steps == 2:
+        assert stop is not None, table          # a 5 % step of the tiny glass is in tension
