@@ -28,14 +28,18 @@ variable    restart  index no
 comm_modify cutoff 13.5
 group       pysoft_Al type ${al}
 
-# per-atom state that moves with the atoms and is saved in restart files
-fix         pysoft_state all property/atom d_pysoft_D d_pysoft_S0 ghost no
+# per-atom state that moves with the atoms and is saved in restart files: the cumulative
+# non-affine displacement D, the initial softness S0 and the initial fractional position along
+# the loading axis X0 (the material slab of the crack profile, pysoft.crack)
+fix         pysoft_state all property/atom d_pysoft_D d_pysoft_S0 d_pysoft_X0 ghost no
 
 compute     pysoft_S pysoft_Al softness ${model} Al O
 compute     pysoft_B pysoft_Al bondswitch/atom ${rc_bond} ${o}
 compute     pysoft_NA all nonaffine/atom ${rc_na}
 compute     pysoft_stress all stress/atom NULL
 compute     pysoft_vol all voronoi/atom
+compute     pysoft_xu all property/atom xu yu zu
 
 fix         pysoft_tally all pysoft/invoke 1 pysoft.hooks:PlaneStrainTally at run0 &
-            arg out ${series} arg centre_type ${al} arg restart ${restart}
+            arg out ${series} arg centre_type ${al} arg unwrapped pysoft_xu arg X0 pysoft_X0 &
+            arg restart ${restart}

