@@ -1,4 +1,4 @@
-# Matsui (1994) potential for Al2O3, as used by Du et al., ACS Nano 2021 (METHOD.md section 1):
+# Matsui (1994) potential for Al2O3, as used by Du et al., ACS Nano 2021 (doc/method.md section 1):
 #
 #   V(r) = qi qj / r  +  f (Bi+Bj) exp((Ai+Aj-r)/(Bi+Bj))  -  Ci Cj / r^6,   f = 4.184 kJ/mol/Å
 #

@@ -1,4 +1,4 @@
-# pysoft on-the-fly analysis of a strain loop (METHOD.md sections 4 and 7): include this once,
+# pysoft on-the-fly analysis of a strain loop (doc/method.md sections 4 and 7): include this once,
 # on the equilibrated unstrained glass, before the strain loop; then end every strain step
 # with the two lines
 #     run 0 post no                                # calls the tally hook (at run0)

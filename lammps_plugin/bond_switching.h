@@ -1,6 +1,6 @@
 /* -*- c++ -*- ----------------------------------------------------------
    pysoft: bond switching of a centre atom between a reference and now
-   (Du et al. 2021; METHOD.md section 4).  Plain C++, no LAMMPS types, so
+   (Du et al. 2021; doc/method.md section 4).  Plain C++, no LAMMPS types, so
    it is testable on its own; compute bondswitch/atom feeds it atom ids.
 ------------------------------------------------------------------------- */
 

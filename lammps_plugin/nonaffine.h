@@ -1,6 +1,6 @@
 /* -*- c++ -*- ----------------------------------------------------------
    pysoft: the Falk-Langer non-affine squared displacement of one atom,
-   as plain functions without LAMMPS types (METHOD.md section 4).
+   as plain functions without LAMMPS types (doc/method.md section 4).
 ------------------------------------------------------------------------- */
 
 #ifndef PYSOFT_NONAFFINE_H

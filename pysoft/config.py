@@ -1,7 +1,7 @@
 """The configuration of ``pysoft run``: a YAML file, validated strictly before any MD starts.
 
 Every key is declared once, in :data:`SCHEMA`, with its kind, its default and what it means.
-The defaults are the paper's protocol (METHOD.md sections 2, 3 and 6) and the defaults of the
+The defaults are the paper's protocol (doc/method.md sections 2, 3 and 6) and the defaults of the
 LAMMPS inputs in ``inputs/``, whose ``-var`` names the stage keys repeat, so that a config that
 names nothing runs the paper.  An unknown key, a value of the wrong kind or an unknown unit is
 a :class:`ConfigError` with a one-line message naming the key.

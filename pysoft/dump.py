@@ -1,6 +1,6 @@
 """Streaming reader of LAMMPS text dump files (``dump atom`` and ``dump custom``).
 
-The training data of the softness model (METHOD.md section 6) is a trajectory per sample:
+The training data of the softness model (doc/method.md section 6) is a trajectory per sample:
 200 ps of NVT at 300 K, 8100 atoms, thousands of frames.  :func:`read_dump` yields it one frame
 at a time, so a whole trajectory is never held in memory, and every frame comes out the same way
 whatever the dump looked like:

@@ -5,7 +5,7 @@
 the end of each step; see ``inputs/pysoft_analysis.mod``).  On every MPI rank, in lockstep,
 it reads the per-atom results of LAMMPS computes from the running instance, reduces them with
 mpi4py, and rank 0 appends one JSON line per step to a time series: everything the paper's
-figures need (METHOD.md sections 4 and 7).
+figures need (doc/method.md sections 4 and 7).
 
 The script renews the D2min reference after each call (``compute_modify pysoft_NA reference
 current``, allowed only between runs).

@@ -1,7 +1,7 @@
 """phop, the rearrangement indicator of Candelier et al. (2010), and the training labels built on it.
 
 For atom i at frame t, with windows A = [t - h, t] and B = [t, t + h] of h + 1 frames each
-(h = tR/2 in frames, METHOD.md section 6)::
+(h = tR/2 in frames, doc/method.md section 6)::
 
     phop(t) = sqrt( <|r - <r>_B|^2>_A * <|r - <r>_A|^2>_B )
 
@@ -336,8 +336,8 @@ def label_events(phop_values, half_window, first=None, hop_threshold=0.2, calm_t
     * **Rearranging**: a peak of phop(t), one event per peak.  A peak is a maximal run of
       consecutive frames with phop > `hop_threshold`; the event is at the frame of the run's
       largest phop (the earliest if tied).  The maximum of each run is a local maximum above the
-      threshold, as METHOD.md asks, and counting runs rather than every local maximum keeps the
-      thermal wiggles on one hop's bump from counting as several hops.  A run whose maximum is
+      threshold, as doc/method.md section 6 asks, and counting runs rather than every local
+      maximum keeps the thermal wiggles on one hop's bump from counting as several hops.  A run whose maximum is
       the first or last frame of the array is dropped: its peak may lie outside the frames that
       have a phop.  Two hops less than about tR apart merge into one run, hence one event.
     * **Non-rearranging** (calm): phop < `calm_threshold` at every frame of [t - h, t + h], a

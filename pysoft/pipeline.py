@@ -1,6 +1,6 @@
 """``pysoft run``: the paper's workflow end to end, with checkpoints.
 
-Stages (METHOD.md sections 2, 3 and 6), each a LAMMPS run of an input of ``inputs/`` under
+Stages (doc/method.md sections 2, 3 and 6), each a LAMMPS run of an input of ``inputs/`` under
 ``mpirun -np N lmp``, except training, which is ``pysoft train`` in a child process:
 
 =============  ===============================  =============================================

@@ -11,7 +11,8 @@ Reads only what the pipeline wrote (the layout is in :mod:`pysoft.pipeline`):
 and writes ``RUN_DIR/report/``: one PNG per figure and ``index.html``, which embeds the PNGs as
 base64 data URIs and loads nothing from the network.  A figure whose data is missing is listed
 with the reason instead of being drawn.  The validation section states, with numbers, whether the
-run shows the paper's trends (METHOD.md sections 2, 6 and 7); a trend that is not seen is flagged.
+run shows the paper's trends (doc/method.md sections 2, 6 and 7); a trend that is not seen is
+flagged.
 """
 
 import base64
@@ -29,8 +30,8 @@ from pysoft.pipeline import QUENCH_RESULT
 
 STATES = ("DC", "IC", "SC")
 STATE_NAMES = {"DC": "decreased CN", "IC": "increased CN", "SC": "same CN, switched neighbour"}
-MIN_DENSITY_RISE = 0.01        # g/cm3 over the pressure range (METHOD.md section 8: +0.15 over 0-4 GPa)
-MIN_CN_RISE = 0.01             # fraction of Al, 1 point (METHOD.md section 8: +14 points over 0-4 GPa)
+MIN_DENSITY_RISE = 0.01        # g/cm3 over the pressure range (doc/method.md section 8: +0.15 over 0-4 GPa)
+MIN_CN_RISE = 0.01             # fraction of Al, 1 point (doc/method.md section 8: +14 points over 0-4 GPa)
 ACCURACY_FLOOR = 0.6            # "well above 0.5": at least this, and 2 standard errors above 0.5
 PRESSURE_DIR = re.compile(r"^P(.+)GPa$")
 

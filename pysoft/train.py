@@ -1,6 +1,6 @@
 """``pysoft train``: from 300 K trajectories of unstrained glasses to a softness model.
 
-METHOD.md section 6, in four steps:
+doc/method.md section 6, in four steps:
 
 1. **phop** of every centre atom (default: Al) at every frame, streamed over each dump
    (:class:`pysoft.phop.PhopStream`: only the running sums of 2h + 2 frames are in memory);

@@ -1,6 +1,6 @@
 """Independent brute-force references for the tests.
 
-Written directly from the formulas of ../shared/METHOD.md sections 4 and 5 and issue 2, in NumPy,
+Written directly from the formulas of doc/method.md sections 4 and 5 and issue 2, in NumPy,
 with every periodic image enumerated explicitly.  Nothing here is shared with the plugin.
 """
 
@@ -78,7 +78,7 @@ def structure_functions(x, species, cell, spec):
     return out
 
 
-# Bond switching (METHOD.md section 4), numbered as column 3 of compute bondswitch/atom.
+# Bond switching (doc/method.md section 4), numbered as column 3 of compute bondswitch/atom.
 UC, DC, IC, SC = 0, 1, 2, 3
 
 

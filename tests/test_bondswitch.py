@@ -16,7 +16,7 @@ from test_structure_errors import error_line
 import reference as ref
 from reference import DC, IC, SC, UC
 
-RC = 2.25                     # Å, METHOD.md section 4
+RC = 2.25                     # Å, doc/method.md section 4
 AL, O = 1, 2                  # LAMMPS types
 ORTHO = np.diag([14.0, 15.0, 16.0])
 TRICLINIC = np.array([[14.0, 0.0, 0.0], [2.0, 15.0, 0.0], [-1.5, 1.0, 16.0]])

@@ -25,7 +25,7 @@ LMP = os.path.join(BIN, "lmp")
 MPIRUN = os.path.join(BIN, "mpirun")
 TIMEOUT = 120
 
-# Matsui (1994) parameters as given by Du et al., ACS Nano 2021 (METHOD.md section 1):
+# Matsui (1994) parameters as given by Du et al., ACS Nano 2021 (doc/method.md section 1):
 # q in e; A, B in Å; C in Å^3 (kJ/mol)^1/2.
 MATSUI = {
     "Al": {"q": 1.4175, "A": 0.7852, "B": 0.034, "C": 36.82},

@@ -1,4 +1,4 @@
-"""compute nonaffine/atom (Falk-Langer D2min, METHOD.md section 4) and the cumulative D recipe.
+"""compute nonaffine/atom (Falk-Langer D2min, doc/method.md section 4) and the cumulative D recipe.
 
 References: the plugin's D2min math through libpysoft_math.so on hand-made neighbour sets;
 hand-computed values on a simple cubic lattice; and tests/reference.py `d2min`, an all-images
@@ -84,7 +84,8 @@ def test_math_is_a_sum_not_a_mean(d2min_c):
 
 def test_math_hand_value_single_displaced_centre(d2min_c):
     # a centrosymmetric shell (sum X = 0) whose centre moves by delta: J = 1 fits the shell,
-    # and every neighbour is off by -delta, so D2min = n |delta|^2 (METHOD.md: sum, not mean)
+    # and every neighbour is off by -delta, so D2min = n |delta|^2 (doc/method.md section 4:
+    # sum, not mean)
     X = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]], float) * 2.5
     delta = np.array([0.1, -0.04, 0.07])
     assert d2min_c(X, X - delta)[0] == pytest.approx(6 * delta @ delta, rel=1e-13)
@@ -348,7 +349,7 @@ def test_matches_ovito(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
-# the cumulative D of METHOD.md section 4, with the recipe of doc/compute_nonaffine_atom.md
+# the cumulative D of doc/method.md section 4, with the recipe of doc/compute_nonaffine_atom.md
 
 CUMULATIVE = """units metal
 atom_modify map yes

@@ -1,6 +1,6 @@
 """pysoft.phop: phop (Candelier et al. 2010), its streaming twin, and the training labels.
 
-References: a direct, deliberately slow evaluation of the formula of METHOD.md section 6 (loops,
+References: a direct, deliberately slow evaluation of the formula of doc/method.md section 6 (loops,
 math.fsum), closed forms for a single jump, and brute-force evaluations of the label definitions
 documented in pysoft.phop.label_events.
 """

@@ -1,6 +1,6 @@
 """The plugin's structure-function math on hand-made neighbour sets, without LAMMPS.
 
-Analytic values are written out from the formulas of METHOD.md section 5; the C++ code is
+Analytic values are written out from the formulas of doc/method.md section 5; the C++ code is
 reached through libpysoft_math.so (pysoft.spec).
 """
 
