@@ -40,6 +40,7 @@ import time
 import uuid
 
 from pysoft.config import ConfigError, pressure_label
+from pysoft.results import planestrain_outcome, quench_result
 
 DT_PS = 0.001                     # the MD timestep of every input in inputs/
 DUMP_BYTES_PER_ATOM = 60          # "id type x y z ix iy iz" text line, about
@@ -50,10 +51,6 @@ TRAIN_PRIOR = (30.0, 2.0e-6)      # seconds = a + b * atom-frames, until a train
 MD_STAGES = ("quench", "nvt", "planestrain", "planestress")
 INPUT_FILES = {"quench": "in.quench", "nvt": "in.nvt300", "planestrain": "in.tension.planestrain",
                "planestress": "in.tension.planestress"}
-_FLOAT = r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?nan|[-+]?inf)"
-QUENCH_RESULT = re.compile(                      # the printed line, not the echoed print command
-    rf"^quench result: P {_FLOAT} GPa\s+density {_FLOAT} g/cm3\s+Al4 {_FLOAT}\s+Al5 {_FLOAT}\s+Al6 {_FLOAT}"
-    rf"\s+other {_FLOAT}", re.M)
 
 
 class RunError(ValueError):
@@ -557,13 +554,11 @@ class Pipeline:
         natoms = _data_atoms(os.path.join(d, "glass.data"))
         if natoms != self.natoms:
             raise RunError(f"{task.label}: glass.data holds {natoms} atoms, expected {self.natoms}")
-        m = QUENCH_RESULT.search(log)
-        if not m:
+        result = quench_result(log)
+        if result is None:
             raise RunError(f"{task.label}: no 'quench result:' line in {os.path.join(d, 'log.lammps')}")
-        values = [float(v) for v in m.groups()]
-        if not all(v == v and abs(v) != float("inf") for v in values):
-            raise RunError(f"{task.label}: non-finite quench result: {m.group(0)}")
-        result = dict(zip(("P_GPa", "density_g_cm3", "Al4", "Al5", "Al6", "other"), values))
+        if not all(v == v and abs(v) != float("inf") for v in result.values()):
+            raise RunError(f"{task.label}: non-finite quench result: {result}")
         return {"data": "glass.data", "log": "log.lammps"}, result
 
     def _run_nvt(self, task, d, beat):
@@ -775,27 +770,6 @@ def _table(path, ncols, label):
                 raise RunError(f"{label}: {os.path.basename(path)} has a bad row: {line.strip()}")
             rows.append(row)
     return rows
-
-
-PLANESTRAIN_RESULT = re.compile(r"^# planestrain result: fractured ([01]) failure_step (-?\d+) failure_strain (\S+)", re.M)
-
-
-def planestrain_outcome(path):
-    """How the plane-strain loop ended, from its stress-strain file (in.tension.planestrain).
-
-    {"fractured": bool, "failure_step": int or None, "failure_strain": float or None}; None when
-    the file has no result line (the loop was stopped before its end).
-    """
-    try:
-        with open(path) as fh:
-            m = PLANESTRAIN_RESULT.search(fh.read())
-    except OSError:
-        return None
-    if m is None:
-        return None
-    fractured = m.group(1) == "1"
-    return {"fractured": fractured, "failure_step": int(m.group(2)) if fractured else None,
-            "failure_strain": float(m.group(3)) if fractured else None}
 
 
 def _series_steps(path, label):

@@ -22,6 +22,7 @@ from pysoft.report import FIGURES, RunData, build_report, render_html, validate
 PRESSURES = (0.0, 2.0, 4.0)
 NSTEPS = 30                 # strain steps of 0.01
 DROP_STEP = {0.0: 14, 2.0: 16, 4.0: 18}   # step at which sxx has dropped (fracture)
+CRACK = {0.0: 5, 2.0: 11, 4.0: 15}        # slab boundary where the crack opens (pysoft.crack)
 
 
 def quench_log(p):
@@ -43,6 +44,22 @@ def stress_curve(p):
     d = DROP_STEP[p]
     s = np.where(k < d, 0.9 * k, 0.9 * (d - 1) * np.exp(-(k - d + 1) / 1.5))
     return k, 0.01 * k, s
+
+
+def profile(p, i, rng, soft_at=None):
+    """Slab profile of step i: affine until the drop, then the crack at CRACK[p] takes the stretch;
+    the Al of the two slabs beside the crack boundary (or beside soft_at) are the softest."""
+    nb = hooks.X_BINS
+    strain = 0.01 * i
+    u = (np.arange(nb) + 0.5) / nb
+    if i >= DROP_STEP[p]:
+        gap = strain / (1 + strain)
+        u = u * (1 - gap)
+        u[CRACK[p] + 1:] += gap
+    b = CRACK[p] if soft_at is None else soft_at
+    S = rng.normal(0.0, 0.05, nb) + 0.02 * i
+    S[[b, (b + 1) % nb]] += 0.5
+    return {"n": [150] * nb, "u_mean": u.tolist(), "n_centre": [60] * nb, "S_mean": S.tolist()}
 
 
 def series_rows(p, rng):
@@ -78,8 +95,17 @@ def series_rows(p, rng):
             "local_stress_GPa": {**{str(c): hooks._hist(sig[j], hooks.SIGMA_EDGES).tolist()
                                     for j, c in enumerate((4, 5, 6))},
                                  "all": hooks._hist(sig.ravel(), hooks.SIGMA_EDGES).tolist()},
+            "profile": profile(p, int(i), rng),
         })
     return rows
+
+
+def outcome_line(p, fractured=True):
+    """The last line of in.tension.planestrain's stress-strain file."""
+    d = DROP_STEP[p]
+    step, strain = (d, f"{0.01 * d:.4f}") if fractured else (-1, "none")
+    return (f"# planestrain result: fractured {int(fractured)} failure_step {step} failure_strain {strain} "
+            f"peak_sxx_GPa {0.9 * (d - 1):.6f} criterion sxx < 0.1 x peak for 3 steps\n")
 
 
 def series_header():
@@ -127,6 +153,7 @@ def write_run(root, seed=0):
             fh.write("# in.tension.planestrain: lx0 25.6 A\n# step strain sxx_GPa syy_GPa szz_GPa temp_K pe_eV\n")
             for i in k:
                 fh.write(f"{i} {strain[i]:.4f} {sxx[i]:.6f} {0.3 * sxx[i]:.6f} {0.3 * sxx[i]:.6f} 300.1 -9876.5\n")
+            fh.write(outcome_line(p))
         with open(os.path.join(d, "series.jsonl"), "w") as fh:
             for obj in [series_header()] + series_rows(p, rng):
                 fh.write(json.dumps(obj) + "\n")
@@ -204,6 +231,34 @@ def test_validation_sees_the_planted_trends(run_dir):
     assert all(c["status"] == "seen" for c in checks.values()), checks
     assert "3.280 g/cm³" in checks["density rises with quench pressure"]["detail"]
     assert "0.800 on 60 events" in checks["softness model test accuracy well above 0.5"]["detail"]
+    frac = next(c for n, c in checks.items() if n.startswith("the samples fracture"))
+    assert "0 GPa: peak 11.70 GPa, fractured at strain 0.140" in frac["detail"]
+    duct = next(c for n, c in checks.items() if "more ductile" in n)
+    assert "4 GPa: peak stress at strain 0.170, failure at 0.180, yield regime 0.010" in duct["detail"]
+    crack = next(c for n, c in checks.items() if n.startswith("beyond the paper"))
+    assert "0 GPa: crack at x = 0.30 of the box" in crack["detail"] and "ranks it 1 of 20" in crack["detail"]
+    pdc = next(c for n, c in checks.items() if n.startswith("P(DC | S0)"))
+    assert "4 GPa at strain 0.180" in pdc["detail"]
+
+
+def test_validation_flags_no_fracture_and_a_crack_softness_missed(run_dir):
+    ss = os.path.join(run_dir, "planestrain", "P4GPa", "planestrain.txt")
+    text = open(ss).read().replace(outcome_line(4.0), outcome_line(4.0, fractured=False))
+    open(ss, "w").write(text)
+    # the 0 GPa glass is softest far from where it cracks
+    spath = os.path.join(run_dir, "planestrain", "P0GPa", "series.jsonl")
+    lines = [json.loads(x) for x in open(spath)]
+    lines[1]["profile"] = profile(0.0, 0, np.random.default_rng(1), soft_at=15)
+    with open(spath, "w") as fh:
+        fh.writelines(json.dumps(x) + "\n" for x in lines)
+    checks = validate(RunData(run_dir))
+    frac = next(c for c in checks if c["check"].startswith("the samples fracture"))
+    assert frac["status"] == "NOT seen" and "4 GPa: peak 15.30 GPa, NOT fractured by strain 0.300" in frac["detail"]
+    duct = next(c for c in checks if "more ductile" in c["check"])
+    assert duct["status"] == "not testable"
+    crack = next(c for c in checks if c["check"].startswith("beyond the paper"))
+    assert crack["status"] == "NOT seen" and "predicted boundary 15, miss" in crack["detail"]
+    assert "4 GPa: did not fracture" in crack["detail"]
 
 
 def test_validation_flags_a_missing_trend(run_dir):
@@ -247,7 +302,7 @@ def test_missing_analysis_is_listed_not_hidden(run_dir):
     index = build_report(run_dir)
     html = open(index, encoding="utf-8").read()
     summary = json.load(open(os.path.join(os.path.dirname(index), "validation.json")))
-    needs_series = {"1D", "2A-C", "3A", "3B", "3C-E", "4B", "4C", "5C", "5D"}
+    needs_series = {"1D", "2A-C", "3A", "3B", "3C-E", "4B", "4C", "5C", "5D", "crack"}
     assert set(summary["missing"]) == needs_series
     for key, _, title, _, _ in FIGURES:
         if key in needs_series:
