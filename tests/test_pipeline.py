@@ -123,6 +123,19 @@ def test_yaml_syntax_error(tmp_path, capsys):
     assert rc == 2 and err.count("\n") == 1 and "not valid YAML" in err and "line" in err
 
 
+@pytest.mark.parametrize("text,message", [
+    ("units: 30\nnp: 1\nunits: 3000\n", "key 'units' is given twice, on line 1 and on line 3"),
+    ("quench:\n  t_melt: 5 fs\n  T: 300\n  t_melt: 6 fs\n", "key 't_melt' is given twice, on line 2 and on line 4"),
+])
+def test_yaml_key_given_twice(tmp_path, capsys, text, message):
+    # PyYAML keeps the last value silently; a run of 3000 units instead of 30 is no small surprise
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    rc, _, err = run_cli(["run", str(path), "--out", str(tmp_path / "run"), "--plan"], capsys)
+    assert rc == 2 and err.count("\n") == 1 and message in err, err
+    assert not (tmp_path / "run").exists()
+
+
 def test_plain_numbers_in_pressure_unit(tmp_path):
     from pysoft.config import load_config
 
