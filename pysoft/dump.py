@@ -223,17 +223,38 @@ class _ByteStream:
         self._buf = b""
         self._pos = 0
         self._eof = False
+        self._error = None          # a read error held back until the data before it is used
         self._line_bytes = 64.0     # mean atom-line length seen so far, to size reads
 
     def _fill(self, nbytes=0):
-        """Append at least max(nbytes, chunk) more bytes; False at end of file."""
+        """Append up to max(nbytes, chunk) more bytes; False at end of file.
+
+        The bytes come in read1 pieces so that a cut or damaged gzip stream, which raises in
+        the read that reaches the damage, does not take the good data decompressed before it
+        along: that data is parsed first, and the error is raised when the reader needs more,
+        so that its message names the frame the damage is in, not the frame of the read.
+        """
+        if self._error is not None:
+            raise self._error
         if self._eof:
             return False
-        data = self._fh.read(max(nbytes, self._chunk))
-        if not data:
-            self._eof = True
+        want = max(nbytes, self._chunk)
+        parts, got = [], 0
+        try:
+            while got < want:
+                data = self._fh.read1(want - got)
+                if not data:
+                    self._eof = True
+                    break
+                parts.append(data)
+                got += len(data)
+        except (OSError, EOFError, zlib.error) as e:
+            if not parts:
+                raise
+            self._error = e
+        if not parts:
             return False
-        self._buf = self._buf[self._pos:] + data
+        self._buf = self._buf[self._pos:] + b"".join(parts)
         self._pos = 0
         return True
 
@@ -332,6 +353,7 @@ def _frames(path, parse_atoms):
                 else:
                     yield where.timestep
                 where.frame += 1
+                where.timestep = None       # an error before the next header is not in this frame
     except (OSError, EOFError, zlib.error) as e:
         # gzip reports a cut or damaged stream as EOFError / BadGzipFile / zlib.error
         raise DumpError(f"{where}: cannot read the file ({e})") from None
