@@ -33,6 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, types
 
+from pysoft.jit import njit_cached
+
 __all__ = ["DumpError", "Frame", "read_dump", "read_dumps", "read_timesteps", "timestep_spacing"]
 
 
@@ -694,7 +696,7 @@ def _parse_row(buf, i, end, ncols, out, r, pow10):
         col += 1
 
 
-@njit(cache=True)
+@njit_cached()
 def _scan_lines(buf, pos, row, n, out, status, pow10):
     """Lines row, row+1, ... n-1 of a block, the first starting at buf[pos].
 
