@@ -198,8 +198,11 @@ def test_resume_skips_finished_stages_and_redoes_the_interrupted_one(tmp_path, t
     data_time = stamp(run, "quench/P0GPa", "glass.data")
 
     # an nvt run killed half way: its folder holds a partial trajectory and no done.json
+    from pysoft.pipeline import TASK_MARKER
+
     partial = os.path.join(run, "nvt", "P0GPa")
     os.makedirs(partial)
+    open(os.path.join(partial, TASK_MARKER), "w").close()      # pysoft marks a folder as it makes it
     with open(os.path.join(partial, "traj_P0GPa.lammpstrj"), "w") as fh:
         fh.write("ITEM: TIMESTEP\n0\nITEM: NUMBER OF ATOMS\n150\nITEM: BOX BOUNDS pp pp pp\n")
     open(os.path.join(partial, "stale-file"), "w").close()
@@ -296,3 +299,34 @@ def test_one_run_per_folder(tmp_path, tiny_config, capsys):
         held.close()
     assert rc == 2 and "another pysoft run is working in" in err
     assert not (run / "quench").exists()
+
+
+# ---- folders that are not pysoft's are refused, never emptied (issue 9) ----------------------
+
+@pytest.mark.parametrize("pysoft_run_folder", [False, True])
+def test_a_folder_pysoft_did_not_make_is_refused_not_emptied(tmp_path, capsys, pysoft_run_folder):
+    # the task folder used to be removed without a word before the task ran in it
+    cfg = write_config(tmp_path / "q.yaml", stages=["quench"], pressures=["0 GPa"])
+    run = tmp_path / "run"
+    (run / "quench" / "P0GPa").mkdir(parents=True)
+    (run / "quench" / "P0GPa" / "notes.txt").write_text("mine")
+    if pysoft_run_folder:
+        (run / ".lock").write_text("")
+    rc, out, err = run_cli(["run", cfg, "--out", str(run)], capsys)
+    assert rc == 2 and err.count("\n") == 1, err
+    if pysoft_run_folder:
+        assert f"{run / 'quench' / 'P0GPa'} was not made by pysoft" in err
+    else:
+        assert f"the run folder {run} holds files and was not made by pysoft run" in err
+    assert (run / "quench" / "P0GPa" / "notes.txt").read_text() == "mine"
+    assert "started" not in out
+
+
+def test_an_unwritable_run_folder_is_refused_before_any_work(tmp_path, capsys):
+    # /proc is not writable even for root; the run used to end in a traceback from makedirs
+    cfg = write_config(tmp_path / "q.yaml", stages=["quench"], pressures=["0 GPa"])
+    rc, out, err = run_cli(["run", cfg, "--out", "/proc/pysoft-run"], capsys)
+    assert rc == 2 and err.count("\n") == 1 and "cannot write in /proc" in err, err
+    (tmp_path / "file").write_text("")
+    rc, out, err = run_cli(["run", cfg, "--out", str(tmp_path / "file" / "run")], capsys)
+    assert rc == 2 and err.count("\n") == 1 and "is a file" in err, err
