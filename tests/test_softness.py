@@ -111,6 +111,13 @@ def bad_model(tmp_path, trained, change):
     (lambda m: m.__setitem__("coef", [0.0] * 150), "'coef' is all zeros"),
     (lambda m: m["spec"].__setitem__("species", ["Si", "O"]), "element Al for atom type 1 is not a species"),
     (lambda m: m["spec"]["radial"].__setitem__("L", -1), "'radial.L' must be positive"),
+    # json.dumps writes non-finite floats as bare NaN / Infinity, which are not JSON: named by
+    # field like the other bad values, not by the parser's line and column
+    (lambda m: m["coef"].__setitem__(5, float("nan")), "model field 'coef' holds a non-finite value 'NaN'"),
+    (lambda m: m.__setitem__("intercept", float("-inf")),
+     "model field 'intercept' holds a non-finite value '-Infinity'"),
+    (lambda m: m["spec"]["radial"].__setitem__("cutoff", float("inf")),
+     "model field 'spec.radial.cutoff' holds a non-finite value 'Infinity'"),
 ])
 def test_bad_model(tmp_path, trained, change, expect):
     msg = bad_model(tmp_path, trained, change)
