@@ -141,6 +141,8 @@ def load_config(path):
             text = fh.read()
     except OSError as e:
         raise ConfigError(f"cannot read config {path}: {e.strerror}")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start})")
     try:
         raw = yaml.load(text, Loader=_strict_loader())
     except _DuplicateKey as e:

@@ -334,8 +334,12 @@ def _frames(path, parse_atoms):
                 natoms, cell, origin, columns = _read_header(stream, where)
                 if parse_atoms:
                     layout = _Layout(columns, where)
-                    data = np.empty((natoms, len(columns)))
-                    status = np.zeros(natoms, np.int8)
+                    try:
+                        data = np.empty((natoms, len(columns)))
+                        status = np.zeros(natoms, np.int8)
+                    except (MemoryError, ValueError):
+                        raise DumpError(f"{where}: corrupt frame: {natoms} atoms of {len(columns)} columns "
+                                        f"do not fit in memory") from None
                 else:
                     data, status = _NO_ROWS, _NO_STATUS
                 try:
@@ -400,6 +404,10 @@ def _read_header(stream, where):
             raise DumpError(f"{where}: corrupt frame: cannot read the {axis} box bounds "
                             f"'{' '.join(values)[:60]}'") from None
     cell, origin = _cell(rows, flags, where)
+    if not (np.isfinite(cell).all() and np.isfinite(origin).all()):
+        raise DumpError(f"{where}: corrupt frame: non-finite box bounds")
+    if "abc" not in flags and not (np.diag(cell) > 0).all():
+        raise DumpError(f"{where}: corrupt frame: box lengths {np.diag(cell).tolist()} are not all positive")
     columns = item("ATOMS")
     if not columns:
         raise DumpError(f"{where}: corrupt frame: 'ITEM: ATOMS' names no columns")
@@ -408,9 +416,12 @@ def _read_header(stream, where):
 
 def _integer(text, what, where):
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
         raise DumpError(f"{where}: corrupt frame: cannot read the {what} '{text[:60]}'") from None
+    if not -2**63 <= value < 2**63:        # LAMMPS writes both as 64-bit integers
+        raise DumpError(f"{where}: corrupt frame: the {what} {text[:60]} is out of range")
+    return value
 
 
 def _cell(rows, flags, where):
