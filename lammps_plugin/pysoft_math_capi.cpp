@@ -1,12 +1,14 @@
 /* ----------------------------------------------------------------------
    pysoft: a C interface to the plugin's math, without LAMMPS.
    Loaded through ctypes by the tests, to check the structure functions,
-   the bond-switching classification and D2min on hand-made input, and by
-   pysoft (pysoft/spec.py) to validate spec files before a run.
+   the bond-switching classification and D2min on hand-made input and the
+   spec and model readers on damaged files, and by pysoft (pysoft/spec.py)
+   to validate spec files before a run.
 ------------------------------------------------------------------------- */
 
 #include "bond_switching.h"
 #include "nonaffine.h"
+#include "softness_model.h"
 #include "structure_functions.h"
 
 #include <cstring>
@@ -29,6 +31,19 @@ __attribute__((visibility("default"))) int pysoft_spec_ncols(const char *spec_js
 {
   try {
     return pysoft::StructureSpec::from_json(spec_json).ncols();
+  } catch (std::exception &e) {
+    set_error(err, errlen, e.what());
+    return -1;
+  }
+}
+
+// number of feature columns of a softness model (the text of a model file), or -1 with a
+// message in err: the same reading and checks as compute softness
+__attribute__((visibility("default"))) int pysoft_model_ncols(const char *model_json, char *err,
+                                                               int errlen)
+{
+  try {
+    return (int) pysoft::SoftnessModel::from_json(model_json).coef.size();
   } catch (std::exception &e) {
     set_error(err, errlen, e.what());
     return -1;

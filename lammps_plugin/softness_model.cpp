@@ -4,6 +4,7 @@
 
 #include "softness_model.h"
 
+#include "json_reader.h"
 #include "nlohmann/json.hpp"
 
 #include <algorithm>
@@ -37,14 +38,7 @@ std::vector<double> vector_field(const json &root, const std::string &key, int n
 
 SoftnessModel SoftnessModel::from_json(const std::string &text)
 {
-  json root;
-  try {
-    root = json::parse(text);
-  } catch (json::parse_error &e) {
-    std::string msg = e.what();
-    std::replace(msg.begin(), msg.end(), '\n', ' ');
-    throw SpecError("model is not valid JSON: " + msg);
-  }
+  json root = parse_json(text, "model");
   if (!root.is_object()) throw SpecError("model must be a JSON object");
   auto sp = root.find("spec");
   if (sp == root.end()) throw SpecError("model is missing the field 'spec'");

@@ -6,6 +6,7 @@
 
 #include "structure_spec.h"
 
+#include "json_reader.h"
 #include "nlohmann/json.hpp"
 
 #include <algorithm>
@@ -92,15 +93,7 @@ std::string StructureSpec::column_label(int c) const
 
 StructureSpec StructureSpec::from_json(const std::string &text)
 {
-  json root;
-  try {
-    root = json::parse(text);
-  } catch (json::parse_error &e) {
-    // nlohmann's message names the byte position of the problem; keep it on one line
-    std::string msg = e.what();
-    std::replace(msg.begin(), msg.end(), '\n', ' ');
-    throw SpecError("spec is not valid JSON: " + msg);
-  }
+  json root = parse_json(text, "spec");
   if (root.is_object() && root.contains("spec") && root["spec"].is_object()) root = root["spec"];
 
   check_keys(root, "", {"species", "radial", "angular", "comment"});

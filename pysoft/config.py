@@ -143,8 +143,12 @@ def load_config(path):
             text = fh.read()
     except OSError as e:
         raise ConfigError(f"cannot read config {path}: {e.strerror}")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start})")
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_strict_loader())
+    except _DuplicateKey as e:
+        raise ConfigError(f"{path}: {e}")
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -153,6 +157,35 @@ def load_config(path):
     cfg = validate(raw if raw is not None else {}, base_dir=os.path.dirname(os.path.abspath(path)))
     cfg.source = os.path.abspath(path)
     return cfg
+
+
+class _DuplicateKey(Exception):
+    """A mapping that names a key twice."""
+
+
+def _strict_loader():
+    """yaml.SafeLoader that refuses a key given twice in one mapping.
+
+    PyYAML keeps the last value silently, so ``units: 30`` followed later by ``units: 3000``
+    would run 3000 units without a word.
+    """
+    import yaml
+
+    class StrictLoader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            if isinstance(node, yaml.MappingNode):
+                seen = {}
+                for key_node, _ in node.value:
+                    if not isinstance(key_node, yaml.ScalarNode):
+                        continue
+                    key = key_node.value
+                    line = key_node.start_mark.line + 1
+                    if key in seen:
+                        raise _DuplicateKey(f"key '{key}' is given twice, on line {seen[key]} and on line {line}")
+                    seen[key] = line
+            return super().construct_mapping(node, deep=deep)
+
+    return StrictLoader
 
 
 def validate(raw, base_dir="."):

@@ -33,6 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, types
 
+from pysoft.jit import njit_cached
+
 __all__ = ["DumpError", "Frame", "read_dump", "read_dumps", "read_timesteps", "timestep_spacing"]
 
 
@@ -223,17 +225,38 @@ class _ByteStream:
         self._buf = b""
         self._pos = 0
         self._eof = False
+        self._error = None          # a read error held back until the data before it is used
         self._line_bytes = 64.0     # mean atom-line length seen so far, to size reads
 
     def _fill(self, nbytes=0):
-        """Append at least max(nbytes, chunk) more bytes; False at end of file."""
+        """Append up to max(nbytes, chunk) more bytes; False at end of file.
+
+        The bytes come in read1 pieces so that a cut or damaged gzip stream, which raises in
+        the read that reaches the damage, does not take the good data decompressed before it
+        along: that data is parsed first, and the error is raised when the reader needs more,
+        so that its message names the frame the damage is in, not the frame of the read.
+        """
+        if self._error is not None:
+            raise self._error
         if self._eof:
             return False
-        data = self._fh.read(max(nbytes, self._chunk))
-        if not data:
-            self._eof = True
+        want = max(nbytes, self._chunk)
+        parts, got = [], 0
+        try:
+            while got < want:
+                data = self._fh.read1(want - got)
+                if not data:
+                    self._eof = True
+                    break
+                parts.append(data)
+                got += len(data)
+        except (OSError, EOFError, zlib.error) as e:
+            if not parts:
+                raise
+            self._error = e
+        if not parts:
             return False
-        self._buf = self._buf[self._pos:] + data
+        self._buf = self._buf[self._pos:] + b"".join(parts)
         self._pos = 0
         return True
 
@@ -311,8 +334,12 @@ def _frames(path, parse_atoms):
                 natoms, cell, origin, columns = _read_header(stream, where)
                 if parse_atoms:
                     layout = _Layout(columns, where)
-                    data = np.empty((natoms, len(columns)))
-                    status = np.zeros(natoms, np.int8)
+                    try:
+                        data = np.empty((natoms, len(columns)))
+                        status = np.zeros(natoms, np.int8)
+                    except (MemoryError, ValueError):
+                        raise DumpError(f"{where}: corrupt frame: {natoms} atoms of {len(columns)} columns "
+                                        f"do not fit in memory") from None
                 else:
                     data, status = _NO_ROWS, _NO_STATUS
                 try:
@@ -332,6 +359,7 @@ def _frames(path, parse_atoms):
                 else:
                     yield where.timestep
                 where.frame += 1
+                where.timestep = None       # an error before the next header is not in this frame
     except (OSError, EOFError, zlib.error) as e:
         # gzip reports a cut or damaged stream as EOFError / BadGzipFile / zlib.error
         raise DumpError(f"{where}: cannot read the file ({e})") from None
@@ -376,6 +404,10 @@ def _read_header(stream, where):
             raise DumpError(f"{where}: corrupt frame: cannot read the {axis} box bounds "
                             f"'{' '.join(values)[:60]}'") from None
     cell, origin = _cell(rows, flags, where)
+    if not (np.isfinite(cell).all() and np.isfinite(origin).all()):
+        raise DumpError(f"{where}: corrupt frame: non-finite box bounds")
+    if "abc" not in flags and not (np.diag(cell) > 0).all():
+        raise DumpError(f"{where}: corrupt frame: box lengths {np.diag(cell).tolist()} are not all positive")
     columns = item("ATOMS")
     if not columns:
         raise DumpError(f"{where}: corrupt frame: 'ITEM: ATOMS' names no columns")
@@ -384,9 +416,12 @@ def _read_header(stream, where):
 
 def _integer(text, what, where):
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
         raise DumpError(f"{where}: corrupt frame: cannot read the {what} '{text[:60]}'") from None
+    if not -2**63 <= value < 2**63:        # LAMMPS writes both as 64-bit integers
+        raise DumpError(f"{where}: corrupt frame: the {what} {text[:60]} is out of range")
+    return value
 
 
 def _cell(rows, flags, where):
@@ -672,7 +707,7 @@ def _parse_row(buf, i, end, ncols, out, r, pow10):
         col += 1
 
 
-@njit(cache=True)
+@njit_cached()
 def _scan_lines(buf, pos, row, n, out, status, pow10):
     """Lines row, row+1, ... n-1 of a block, the first starting at buf[pos].
 

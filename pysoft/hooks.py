@@ -22,7 +22,8 @@ import json
 import os
 
 import numpy as np
-from numba import njit
+
+from pysoft.jit import njit_cached
 
 SERIES_FORMAT = "pysoft-series"
 # Histogram bins.  Softness and local stress take their range from the data of the first step
@@ -398,7 +399,7 @@ def cluster_sizes(points, cell, cutoff):
     return np.bincount(labels)[np.unique(labels)]
 
 
-@njit(cache=True)
+@njit_cached()
 def _link(frac, cell, cutsq):
     n = frac.shape[0]
     parent = np.arange(n)

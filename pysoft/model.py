@@ -171,8 +171,17 @@ def _atomic_write(path, write, binary):
     try:
         with os.fdopen(fd, "wb" if binary else "w") as fh:
             write(fh)
+        # mkstemp creates the file 0600; a model is shared like any other output file
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _umask():
+    # the only portable way to read the umask is to set it; set it straight back
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

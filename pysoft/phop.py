@@ -33,6 +33,7 @@ import numpy as np
 from numba import njit, prange
 
 from pysoft.dump import timestep_spacing
+from pysoft.jit import njit_cached
 
 __all__ = ["half_window_frames", "phop", "PhopStream", "Events", "label_events", "BalancedDraw",
            "draw_balanced"]
@@ -232,7 +233,7 @@ def _phop_value(sa0, sa1, sa2, qa, sb0, sb1, sb2, qb, n):
     return math.sqrt((var_a + shift) * (var_b + shift))
 
 
-@njit(cache=True)
+@njit_cached()
 def _phop_push(x, x0, p, q, prev, new, a_lo, b_lo, t_slot, n, full, out):
     """One frame into the ring of running sums; phop of the frame it completes when `full`.
 
@@ -257,7 +258,7 @@ def _phop_push(x, x0, p, q, prev, new, a_lo, b_lo, t_slot, n, full, out):
 _BLOCK = 64     # atoms per task: a block's ring of sums (64 x 2h+2 x 4 doubles) stays in cache
 
 
-@njit(parallel=True, cache=True)
+@njit_cached(parallel=True)
 def _phop_trajectory(x, h, out):
     """phop of a whole trajectory: the ring of PhopStream, per block of atoms, over all frames."""
     nframes, natoms, _ = x.shape
@@ -385,7 +386,7 @@ def label_events(phop_values, half_window, first=None, hop_threshold=0.2, calm_t
                   float(hop_threshold), float(calm_threshold), h)
 
 
-@njit(cache=True)
+@njit_cached()
 def _mark_peaks(values, threshold, peaks):
     """peaks[t, i] = True at the maximum of each run of values[:, i] > threshold (see label_events)."""
     nframes, natoms = values.shape
@@ -410,7 +411,7 @@ def _mark_peaks(values, threshold, peaks):
                     peaks[best_t[i], i] = True
 
 
-@njit(cache=True)
+@njit_cached()
 def _mark_calm(values, threshold, h, calm):
     """calm[t, i] = True if values[t', i] < threshold for all t' in [t - h, t + h] (see label_events)."""
     nframes, natoms = values.shape
@@ -425,7 +426,7 @@ def _mark_calm(values, threshold, h, calm):
                 calm[t, i] = True
 
 
-@njit(cache=True)
+@njit_cached()
 def _where(mask):
     """np.nonzero of a 2-d mask as int32 arrays, without the int64 intermediates."""
     n = 0

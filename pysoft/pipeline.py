@@ -53,6 +53,9 @@ INPUT_FILES = {"quench": "in.quench", "nvt": "in.nvt300", "planestrain": "in.ten
                "planestress": "in.tension.planestress"}
 
 
+TASK_MARKER = ".pysoft-task"      # in every task folder pysoft makes: only such folders are emptied
+
+
 class RunError(ValueError):
     """A problem that stops the pipeline; the message is one line for the user."""
 
@@ -256,6 +259,7 @@ class Pipeline:
         self.analysis = "planestrain" in cfg["stages"] and cfg["planestrain"]["analysis"]
         self._plan()
         self._load_done()
+        self._check_folders()
         self._check_upstream()
         self._check_disk()
         if self.analysis and any(t.stage == "planestrain" and t.done is None for t in self.tasks):
@@ -334,6 +338,25 @@ class Pipeline:
             if any(u.done is None or done.get("upstream", {}).get(u.label) != u.done.get("id") for u in t.upstream):
                 continue
             t.done = done
+
+    def _check_folders(self):
+        """The run folder is writable and pysoft's, and every task folder that a run would
+        empty first was made by pysoft: a folder of the user's is refused, never cleared."""
+        probe = self.run_dir
+        while not os.path.isdir(probe) and os.path.dirname(probe) != probe:
+            if os.path.exists(probe):
+                raise RunError(f"the run folder {self.run_dir} cannot be made: {probe} is a file")
+            probe = os.path.dirname(probe)
+        _check_writable(probe)
+        if os.path.isdir(self.run_dir) and os.listdir(self.run_dir) and \
+                not os.path.exists(os.path.join(self.run_dir, ".lock")):
+            raise RunError(f"the run folder {self.run_dir} holds files and was not made by pysoft run: "
+                           f"give an empty or new folder with --out")
+        for t in self.tasks:
+            d = os.path.join(self.run_dir, t.directory)
+            if t.done is None and not _is_task_folder(d):
+                raise RunError(f"{d} was not made by pysoft (it has no {TASK_MARKER}), and running "
+                               f"{t.label} would empty it: move it away or give another --out")
 
     def _check_upstream(self):
         """Every enabled task's inputs come from an enabled task or a finished one."""
@@ -462,8 +485,11 @@ class Pipeline:
     def _run_task(self, task, tag):
         d = os.path.join(self.run_dir, task.directory)
         if os.path.exists(d):
+            if not _is_task_folder(d):       # checked in prepare; a folder made since is kept too
+                raise RunError(f"{d} was not made by pysoft (it has no {TASK_MARKER}): move it away")
             shutil.rmtree(d)                 # what an interrupted attempt left behind
         os.makedirs(d)
+        open(os.path.join(d, TASK_MARKER), "w").close()
         est = self.estimate(task)
         self.say(f"{tag}: started, ~{_hms(est)} (run elapsed {_hms(time.perf_counter() - self.t0)}, "
                  f"left ~{_hms(self.time_left())})")
@@ -733,6 +759,35 @@ def _lock(run_dir):
     fh.write(f"{os.getpid()}\n")
     fh.flush()
     return _Lock(fh)
+
+
+def _is_task_folder(d):
+    """Whether pysoft may empty `d` to run a task in it: it does not exist or is empty, or
+    pysoft made it (its marker, or the done.json of a task of a pysoft before the marker)."""
+    if not os.path.exists(d):
+        return True
+    if not os.path.isdir(d):
+        return False
+    if not os.listdir(d) or os.path.exists(os.path.join(d, TASK_MARKER)):
+        return True
+    try:
+        with open(os.path.join(d, "done.json")) as fh:
+            done = json.load(fh)
+        return isinstance(done, dict) and "stage" in done and "pysoft" in done
+    except (OSError, ValueError):
+        return False
+
+
+def _check_writable(d):
+    """Create and remove a file in `d` (os.access says yes to root even where writes fail)."""
+    import tempfile
+
+    try:
+        fd, path = tempfile.mkstemp(dir=d, prefix=".pysoft-probe-")
+        os.close(fd)
+        os.unlink(path)
+    except OSError as e:
+        raise RunError(f"cannot write in {d}: {e.strerror or e}")
 
 
 def _atomic_json(path, obj):

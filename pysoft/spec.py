@@ -61,8 +61,13 @@ def load_spec(spec):
     elif isinstance(spec, str) and spec.lstrip().startswith("{"):
         text = spec
     else:
-        with open(spec_path(spec)) as fh:
-            text = fh.read()
+        path = spec_path(spec)
+        with open(path, "rb") as fh:
+            data = fh.read()
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise SpecError(f"spec file {path} is not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})")
     ncols(text)
     d = json.loads(text)
     return d.get("spec", d) if isinstance(d.get("spec"), dict) else d
@@ -79,7 +84,7 @@ def ncols(spec):
     err = ctypes.create_string_buffer(512)
     n = _math().pysoft_spec_ncols(_text(spec), err, len(err))
     if n < 0:
-        raise SpecError(err.value.decode())
+        raise SpecError(err.value.decode("utf-8", "replace"))
     return n
 
 
@@ -90,7 +95,7 @@ def column_labels(spec):
     out = []
     for c in range(ncols(text)):
         _math().pysoft_spec_label(text, c, buf, len(buf))
-        out.append(buf.value.decode())
+        out.append(buf.value.decode("utf-8", "replace"))
     return out
 
 
@@ -117,5 +122,5 @@ def structure_functions(spec, counts, disp, species):
     out = np.zeros((len(counts), ncols(text)))
     err = ctypes.create_string_buffer(512)
     if _math().pysoft_structure_functions(text, len(counts), counts, disp, species, out, err, len(err)):
-        raise SpecError(err.value.decode())
+        raise SpecError(err.value.decode("utf-8", "replace"))
     return out

@@ -88,10 +88,10 @@ def train(paths, settings, out):
     for t in types:
         if t != "NULL" and t not in spec["species"]:
             raise TrainError(f"--types names {t}, which is not a species of the spec ({', '.join(spec['species'])})")
-    out_dir = os.path.dirname(os.path.abspath(out))
-    if not os.path.isdir(out_dir):
-        raise TrainError(f"output directory {out_dir} does not exist")
+    check_output(out, paths)
     centre_types = [i + 1 for i, t in enumerate(types) if t == centre]
+    for p in paths:
+        check_types(p, types)
 
     samples = [scan_sample(p, settings, centre_types) for p in paths]
     events = [s.events for s in samples]
@@ -124,13 +124,71 @@ def train(paths, settings, out):
         "versions": versions(), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "wall_seconds": round(time.perf_counter() - t_start, 2),
     }
-    final.save(out, spec=spec, metrics=metrics, provenance=provenance, feature_labels=labels)
+    try:
+        final.save(out, spec=spec, metrics=metrics, provenance=provenance, feature_labels=labels)
+    except OSError as e:            # the folder was probed at the start; it can still fill up
+        raise TrainError(f"cannot write the model {out}: {e.strerror or e}")
     report(metrics, provenance, settings)
     try:
         plot_phop(samples, settings, os.path.splitext(out)[0] + "_phop.png")
     except Exception as e:          # a figure must never cost the model
         say(settings, f"(phop figure not written: {e})")
     return {"metrics": metrics, "provenance": provenance}
+
+
+def output_files(out):
+    """Every file training writes for the model path `out`."""
+    from pysoft.model import joblib_path
+
+    return [out, joblib_path(out), os.path.splitext(out)[0] + "_phop.png"]
+
+
+def check_output(out, paths):
+    """Refuse, before any work, an output that cannot be written or that would replace an input.
+
+    Writability is tested by creating and removing a file, as ``os.access`` answers yes for
+    root even on a read-only file system or a folder under /proc.
+    """
+    import tempfile
+
+    out_dir = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(out_dir):
+        raise TrainError(f"output directory {out_dir} does not exist")
+    for target in output_files(out):
+        for p in paths:
+            if os.path.exists(target) and os.path.exists(p) and os.path.samefile(target, p):
+                raise TrainError(f"the output {target} is the input trajectory {p}: give another -o")
+    try:
+        fd, probe = tempfile.mkstemp(dir=out_dir, prefix=".pysoft-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise TrainError(f"cannot write in the output directory {out_dir}: {e.strerror or e}")
+
+
+def check_types(path, types):
+    """The dump's atom types must all be named by --types (a type beyond them has no species,
+    and the feature pass would read past the element list)."""
+    frames = None
+    try:
+        frames = read_dump(path)
+        frame = next(frames)
+    except DumpError as e:
+        raise TrainError(str(e))
+    finally:
+        if frames is not None:
+            frames.close()
+    check_frame_types(path, frame, types)
+
+
+def check_frame_types(path, frame, types):
+    if frame.natoms == 0:
+        return
+    lo, hi = int(frame.types.min()), int(frame.types.max())
+    if lo < 1 or hi > len(types):
+        bad = hi if hi > len(types) else lo
+        raise TrainError(f"{path}: timestep {frame.timestep} has atom type {bad}, but --types names "
+                         f"{len(types)} type(s) ({' '.join(types)}): give one species per LAMMPS type")
 
 
 def say(settings, text):
@@ -177,6 +235,7 @@ def scan_sample(path, settings, centre_types):
     progress = Progress(nframes, f"phop {os.path.basename(path)}", enabled=settings.progress)
     try:
         for k, frame in enumerate(read_dump(path)):
+            check_frame_types(path, frame, settings.types)
             if values is None:
                 rows = np.flatnonzero(np.isin(frame.types, centre_types))
                 if len(rows) == 0:

@@ -348,6 +348,28 @@ def test_truncated_gzip(good, tmp_path):
     one_line_error(excinfo, bad, "frame")
 
 
+def test_truncated_gzip_names_the_frame_it_ends_in(tmp_path):
+    # the whole cut stream fits in one read, which raised before any frame was parsed, so the
+    # error said frame 0 although 30 good frames came before the cut
+    frames = random_walk_frames(40, 40, TRICLINIC, step=0.1, seed=2)
+    text = open(write_dump(tmp_path / "a.dump", frames)).read()
+    data = gzip.compress(text.encode())
+    bad = tmp_path / "cut.dump.gz"
+    bad.write_bytes(data[:int(len(data) * 0.8)])
+    got = []
+    with pytest.raises(DumpError) as excinfo:
+        for f in read_dump(bad):
+            got.append(f)
+    n = len(got)
+    assert 25 <= n < 40
+    assert_same_frames(got, list(read_dump(tmp_path / "a.dump"))[:n])
+    msg = one_line_error(excinfo, bad, f"frame {n}", "cannot read the file")
+    assert f"timestep {100 * (n - 1)})" not in msg
+    with pytest.raises(DumpError) as excinfo:
+        read_timesteps(bad)
+    assert str(excinfo.value) == msg
+
+
 @pytest.mark.parametrize("old, new, fragment", [
     ("ITEM: NUMBER OF ATOMS\n40", "ITEM: NUMBER OF ATOMS\nforty", "cannot read the number of atoms 'forty'"),
     ("ITEM: TIMESTEP\n100", "ITEM: TIMESTEP\n1e2", "frame 1: corrupt frame: cannot read the timestep '1e2'"),

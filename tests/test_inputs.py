@@ -277,3 +277,37 @@ def test_planestrain_stops_when_fractured(tmp_path, glass, frac, steps, nsteps):
     assert res["peak"] == pytest.approx(table[:, 2].max(), abs=2e-6)
     if frac == 2.0 and steps == 2:
         assert stop is not None, table          # a 5 % step of the tiny glass is in tension
+
+
+def with_pair_coeffs(data, path):
+    """`data` with a Pair Coeffs section of made-up born coefficients, as write_data writes one."""
+    text = data.read_text()
+    coeffs = "Pair Coeffs # born/coul/long\n\n1 1.0 0.3 0.0 1.0 0.0\n2 2.0 0.3 0.0 1.0 0.0\n\n"
+    i = text.index("Atoms # charge")
+    path.write_text(text[:i] + coeffs + text[i:])
+    return path
+
+
+def test_data_file_with_pair_coeffs_is_read_and_matsui_wins(tmp_path, glass):
+    # users bring data files that carry Pair Coeffs; read_data came before the potential and
+    # stopped with "Must define pair_style before Pair Coeffs". The file's coefficients must
+    # then be ignored: the trajectory is the one of the same glass without them.
+    data, _ = glass
+    coeff_data = with_pair_coeffs(data, tmp_path / "coeffs.data")
+    settings = {"time": 0.004, "dump_every": 0.002, "dump": "traj.lammpstrj", "seed": 11}
+    for name, d in (("plain", data), ("coeffs", coeff_data)):
+        (tmp_path / name).mkdir()
+        run_lmp(tmp_path / name, "in.nvt300", {**settings, "data": d})
+    traj = [(tmp_path / name / "traj.lammpstrj").read_text() for name in ("plain", "coeffs")]
+    assert traj[0].count("ITEM: TIMESTEP") == 3 and traj[0] == traj[1]
+
+
+@pytest.mark.parametrize("script,variables", [
+    ("in.tension.planestress", {"t_eq": 0.002, "strain": 0.0002, "every": 0.002, "ss": "ss.txt"}),
+    ("in.tension.planestrain", {"t_eq": 0.002, "nsteps": 1, "t_nvt": 0.002, "t_avg": 0.002, "miniter": 5,
+                                "ss": "ss.txt"}),
+])
+def test_tension_reads_a_data_file_with_pair_coeffs(tmp_path, glass, script, variables):
+    data, _ = glass
+    run_lmp(tmp_path, script, {**variables, "data": with_pair_coeffs(data, tmp_path / "coeffs.data")})
+    assert np.all(np.isfinite(read_table(tmp_path / "ss.txt")))

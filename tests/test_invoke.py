@@ -146,3 +146,12 @@ def test_exception_on_one_rank_is_an_error_with_traceback(hookdir):
 def test_bad_input(hookdir, line, expect):
     msg = error_line(run_lmp(hookdir, SYSTEM + line + "\nrun 10\n"))
     assert expect in msg
+
+
+def test_stray_lammps_py_in_the_working_folder_does_not_shadow_lammps(hookdir):
+    # the working folder was put first on sys.path, so a lammps.py beside the input script was
+    # imported instead of the lammps package, by the fix itself and by the hooks
+    (hookdir / "lammps.py").write_text("raise ImportError('the stray lammps.py was imported')\n")
+    proc = run_lmp(hookdir, SYSTEM + "fix h all pysoft/invoke 20 myhooks:count\nrun 40\n")
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert rows(hookdir / "count.txt") == [["20", "256", "x", "1"], ["40", "256", "x", "1"]]

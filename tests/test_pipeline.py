@@ -123,6 +123,19 @@ def test_yaml_syntax_error(tmp_path, capsys):
     assert rc == 2 and err.count("\n") == 1 and "not valid YAML" in err and "line" in err
 
 
+@pytest.mark.parametrize("text,message", [
+    ("units: 30\nnp: 1\nunits: 3000\n", "key 'units' is given twice, on line 1 and on line 3"),
+    ("quench:\n  t_melt: 5 fs\n  T: 300\n  t_melt: 6 fs\n", "key 't_melt' is given twice, on line 2 and on line 4"),
+])
+def test_yaml_key_given_twice(tmp_path, capsys, text, message):
+    # PyYAML keeps the last value silently; a run of 3000 units instead of 30 is no small surprise
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    rc, _, err = run_cli(["run", str(path), "--out", str(tmp_path / "run"), "--plan"], capsys)
+    assert rc == 2 and err.count("\n") == 1 and message in err, err
+    assert not (tmp_path / "run").exists()
+
+
 def test_plain_numbers_in_pressure_unit(tmp_path):
     from pysoft.config import load_config
 
@@ -185,8 +198,11 @@ def test_resume_skips_finished_stages_and_redoes_the_interrupted_one(tmp_path, t
     data_time = stamp(run, "quench/P0GPa", "glass.data")
 
     # an nvt run killed half way: its folder holds a partial trajectory and no done.json
+    from pysoft.pipeline import TASK_MARKER
+
     partial = os.path.join(run, "nvt", "P0GPa")
     os.makedirs(partial)
+    open(os.path.join(partial, TASK_MARKER), "w").close()      # pysoft marks a folder as it makes it
     with open(os.path.join(partial, "traj_P0GPa.lammpstrj"), "w") as fh:
         fh.write("ITEM: TIMESTEP\n0\nITEM: NUMBER OF ATOMS\n150\nITEM: BOX BOUNDS pp pp pp\n")
     open(os.path.join(partial, "stale-file"), "w").close()
@@ -283,3 +299,34 @@ def test_one_run_per_folder(tmp_path, tiny_config, capsys):
         held.close()
     assert rc == 2 and "another pysoft run is working in" in err
     assert not (run / "quench").exists()
+
+
+# ---- folders that are not pysoft's are refused, never emptied (issue 9) ----------------------
+
+@pytest.mark.parametrize("pysoft_run_folder", [False, True])
+def test_a_folder_pysoft_did_not_make_is_refused_not_emptied(tmp_path, capsys, pysoft_run_folder):
+    # the task folder used to be removed without a word before the task ran in it
+    cfg = write_config(tmp_path / "q.yaml", stages=["quench"], pressures=["0 GPa"])
+    run = tmp_path / "run"
+    (run / "quench" / "P0GPa").mkdir(parents=True)
+    (run / "quench" / "P0GPa" / "notes.txt").write_text("mine")
+    if pysoft_run_folder:
+        (run / ".lock").write_text("")
+    rc, out, err = run_cli(["run", cfg, "--out", str(run)], capsys)
+    assert rc == 2 and err.count("\n") == 1, err
+    if pysoft_run_folder:
+        assert f"{run / 'quench' / 'P0GPa'} was not made by pysoft" in err
+    else:
+        assert f"the run folder {run} holds files and was not made by pysoft run" in err
+    assert (run / "quench" / "P0GPa" / "notes.txt").read_text() == "mine"
+    assert "started" not in out
+
+
+def test_an_unwritable_run_folder_is_refused_before_any_work(tmp_path, capsys):
+    # /proc is not writable even for root; the run used to end in a traceback from makedirs
+    cfg = write_config(tmp_path / "q.yaml", stages=["quench"], pressures=["0 GPa"])
+    rc, out, err = run_cli(["run", cfg, "--out", "/proc/pysoft-run"], capsys)
+    assert rc == 2 and err.count("\n") == 1 and "cannot write in /proc" in err, err
+    (tmp_path / "file").write_text("")
+    rc, out, err = run_cli(["run", cfg, "--out", str(tmp_path / "file" / "run")], capsys)
+    assert rc == 2 and err.count("\n") == 1 and "is a file" in err, err

@@ -26,6 +26,27 @@ def test_model_files(trained):
     np.testing.assert_allclose(S, model.softness(X), rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_model_files_follow_the_umask(tmp_path, umask):
+    # they were written 0600 (mkstemp's mode), unreadable to the group that shares a run folder
+    import os
+
+    from pysoft.model import SoftnessModel
+    from pysoft.spec import load_spec
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(40, 150))
+    model = SoftnessModel().fit(X, (X[:, 0] > 0).astype(int))
+    old = os.umask(umask)
+    try:
+        model.save(str(tmp_path / "m.json"), spec=load_spec("default"))
+    finally:
+        os.umask(old)
+    for name in ("m.json", "m.joblib"):
+        assert os.stat(tmp_path / name).st_mode & 0o777 == 0o666 & ~umask, name
+    assert os.umask(old) == old         # the umask was left as it was
+
+
 def test_scale_floor_keeps_softness_finite_on_a_gaussian_tail():
     """A feature that no training atom reaches (spread 1e-34, like G_Al at 0.6 Å in a glass)
     must not turn one unusual value into an enormous softness: its spread is floored."""
@@ -90,6 +111,13 @@ def bad_model(tmp_path, trained, change):
     (lambda m: m.__setitem__("coef", [0.0] * 150), "'coef' is all zeros"),
     (lambda m: m["spec"].__setitem__("species", ["Si", "O"]), "element Al for atom type 1 is not a species"),
     (lambda m: m["spec"]["radial"].__setitem__("L", -1), "'radial.L' must be positive"),
+    # json.dumps writes non-finite floats as bare NaN / Infinity, which are not JSON: named by
+    # field like the other bad values, not by the parser's line and column
+    (lambda m: m["coef"].__setitem__(5, float("nan")), "model field 'coef' holds a non-finite value 'NaN'"),
+    (lambda m: m.__setitem__("intercept", float("-inf")),
+     "model field 'intercept' holds a non-finite value '-Infinity'"),
+    (lambda m: m["spec"]["radial"].__setitem__("cutoff", float("inf")),
+     "model field 'spec.radial.cutoff' holds a non-finite value 'Infinity'"),
 ])
 def test_bad_model(tmp_path, trained, change, expect):
     msg = bad_model(tmp_path, trained, change)

@@ -211,3 +211,54 @@ def test_bad_options(tmp_path, trajectories):
                           (["--centre", "Si"], "centre species Si"), (["--spec", "none.json"], "spec file not found")):
         proc = pysoft(*train_args([tr[0][0]], tmp_path / "m.json"), *extra, cwd=tmp_path)
         assert_fails(proc, tmp_path / "m.json", expect)
+
+
+# -- user mistakes that used to crash or destroy data (issue 9) --------------------------------
+
+def assert_one_line(proc, expect):
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("pysoft: error: "), proc.stderr
+    assert expect in proc.stderr, proc.stderr
+
+
+def test_more_atom_types_than_types_is_refused_before_any_work(tmp_path, trajectories):
+    # two atom types in the dump, one species named: the feature pass used to segfault (exit 139)
+    _, tr = trajectories
+    proc = pysoft("train", tr[0][0], "--types", "Al", "--tr", TR, "-o", tmp_path / "m.json", cwd=tmp_path)
+    assert_fails(proc, tmp_path / "m.json", "has atom type 2, but --types names 1 type(s) (Al)")
+    assert "phop" not in proc.stdout        # refused before the first pass
+
+
+def test_atom_type_beyond_types_in_a_later_frame(tmp_path, trajectories):
+    _, tr = trajectories
+    frames = [dict(f) for f in tr[0][3]]
+    frames[40] = {**frames[40], "types": np.where(frames[40]["types"] == 2, 3, frames[40]["types"])}
+    write_dump(tmp_path / "t.dump", frames)
+    proc = pysoft(*train_args(["t.dump"], tmp_path / "m.json"), cwd=tmp_path)
+    assert_fails(proc, tmp_path / "m.json", f"timestep {40 * SPACING} has atom type 3")
+
+
+@pytest.mark.parametrize("how", ["same name", "hard link", "joblib beside it"])
+def test_output_that_is_an_input_is_refused(tmp_path, trajectories, how):
+    _, tr = trajectories
+    a, b = tmp_path / "a.dump", tmp_path / "b.dump"
+    a.write_bytes(open(tr[0][0], "rb").read())
+    b.write_bytes(open(tr[1][0], "rb").read())
+    before = b.read_bytes()
+    out = {"same name": b, "hard link": tmp_path / "link.json", "joblib beside it": tmp_path / "b.json"}[how]
+    if how == "hard link":
+        os.link(b, out)
+    if how == "joblib beside it":
+        os.replace(b, tmp_path / "b.joblib")
+        b = tmp_path / "b.joblib"
+    proc = pysoft(*train_args([a, b], out), cwd=tmp_path)
+    assert_one_line(proc, "is the input trajectory")
+    assert b.read_bytes() == before
+
+
+def test_unwritable_output_folder_is_refused_before_any_work(tmp_path, trajectories):
+    # /proc is not writable even for root (for whom os.access says yes to everything)
+    _, tr = trajectories
+    proc = pysoft(*train_args([tr[0][0]], "/proc/pysoft-model.json"), cwd=tmp_path)
+    assert_one_line(proc, "cannot write in the output directory /proc")
+    assert "phop" not in proc.stdout
