@@ -4,8 +4,9 @@
 #     run 0 post no                                # calls the tally hook (at run0)
 #     compute_modify pysoft_NA reference current   # the end of this step: next D2min reference
 # The data file must have been read after "atom_modify map yes" (compute nonaffine/atom).
-# After read_restart: define these again (same IDs), do one "run 0", then define the tally
-# fix with restart yes, so that the restored state adds no row.
+# After read_restart, include it again with resume 1: the computes and fixes come back with
+# the same IDs and their stored per-atom state, one "run 0" restores that state before the tally
+# hook exists (so the restored configuration adds no row), and the series continues.
 # Nothing is dumped: each step appends one JSON line to ${series}.
 #
 # Variables (set them before the include):
@@ -14,7 +15,7 @@
 #   al, o    LAMMPS types of Al and O                                    1, 2
 #   rc_bond  Al-O bond cutoff, Å                                         2.25
 #   rc_na    neighbour cutoff of D2min in the reference, Å               4.0
-#   restart  yes to continue the series after read_restart               no
+#   resume   1 to continue the series after read_restart                 0
 # Ghost atoms must reach the softness spec's 11 Å + skin: comm_modify cutoff 13.5 below.
 
 variable    model    index model.json
@@ -23,7 +24,7 @@ variable    al       index 1
 variable    o        index 2
 variable    rc_bond  index 2.25
 variable    rc_na    index 4.0
-variable    restart  index no
+variable    resume   index 0
 
 comm_modify cutoff 13.5
 group       pysoft_Al type ${al}
@@ -40,6 +41,7 @@ compute     pysoft_stress all stress/atom NULL
 compute     pysoft_vol all voronoi/atom
 compute     pysoft_xu all property/atom xu yu zu
 
+if "${resume} == 1" then "run 0 post no"
 fix         pysoft_tally all pysoft/invoke 1 pysoft.hooks:PlaneStrainTally at run0 &
             arg out ${series} arg centre_type ${al} arg unwrapped pysoft_xu arg X0 pysoft_X0 &
-            arg restart ${restart}
+            arg restart ${resume}

@@ -33,9 +33,12 @@ def planestrain_outcome(path):
     """
     try:
         with open(path) as fh:
-            m = PLANESTRAIN_RESULT.search(fh.read())
+            text = fh.read()
     except OSError:
         return None
+    m = None
+    for m in PLANESTRAIN_RESULT.finditer(text):      # a continued run (restart) adds its own: the last counts
+        pass
     if m is None:
         return None
     fractured = m.group(1) == "1"

@@ -311,3 +311,85 @@ def test_tension_reads_a_data_file_with_pair_coeffs(tmp_path, glass, script, var
     data, _ = glass
     run_lmp(tmp_path, script, {**variables, "data": with_pair_coeffs(data, tmp_path / "coeffs.data")})
     assert np.all(np.isfinite(read_table(tmp_path / "ss.txt")))
+
+
+@pytest.mark.parametrize("nprocs", [1, pytest.param(2, marks=pytest.mark.mpi)])
+def test_planestrain_restart_continues_the_loop(tmp_path, glass, nprocs):
+    """Stopped after step 2 and continued from its restart pair, the loop gives the rows of an
+    uninterrupted run: no step repeated or missing, the same strains, the same stresses (the MD
+    after read_restart differs from the uninterrupted one in the last bits, so to 1e-4 GPa)."""
+    data, _ = glass
+    common = {"data": data, "t_eq": 0.005, "t_nvt": 0.004, "t_avg": 0.002, "de": 0.02, "miniter": 20,
+              "stop_steps": 0}
+    whole = tmp_path / "whole"
+    whole.mkdir()
+    run_lmp(whole, "in.tension.planestrain", {**common, "nsteps": 4, "ss": "ss.txt"}, nprocs=nprocs)
+    part = tmp_path / "part"
+    part.mkdir()
+    run_lmp(part, "in.tension.planestrain", {**common, "nsteps": 2, "ss": "ss.txt"}, nprocs=nprocs)
+    assert (part / "planestrain.restart").exists() and (part / "planestrain.restart.vars").exists()
+    assert not (part / "planestrain.restart.tmp").exists()
+    # the first part ended with its outcome line; the continuation appends after it
+    out = run_lmp(part, "in.tension.planestrain",
+                  {**common, "nsteps": 4, "ss": "ss.txt", "restart": "planestrain.restart"}, nprocs=nprocs)
+    assert "continuing from planestrain.restart at strain step 3" in out
+    a, b = read_table(whole / "ss.txt"), read_table(part / "ss.txt")
+    np.testing.assert_array_equal(b[:, 0], [0, 1, 2, 3, 4])
+    np.testing.assert_array_equal(b[:, :2], a[:, :2])
+    np.testing.assert_allclose(b[:, 2:5], a[:, 2:5], atol=1e-4)
+    assert "in.tension.planestrain: lx0" in open(part / "ss.txt").read()
+    assert open(part / "ss.txt").read().count("# in.tension.planestrain: lx0") == 1
+    from pysoft.results import planestrain_outcome
+
+    assert planestrain_outcome(str(part / "ss.txt")) == {"fractured": False, "failure_step": None,
+                                                          "failure_strain": None}
+
+
+def test_planestrain_restart_refuses_a_mismatched_pair(tmp_path, glass):
+    data, _ = glass
+    common = {"data": data, "t_eq": 0.005, "t_nvt": 0.004, "t_avg": 0.002, "de": 0.02, "miniter": 20,
+              "stop_steps": 0, "ss": "ss.txt"}
+    run_lmp(tmp_path, "in.tension.planestrain", {**common, "nsteps": 1})
+    vars_ = tmp_path / "planestrain.restart.vars"
+    vars_.write_text(re.sub(r"restart_step equal \d+", "restart_step equal 999999", vars_.read_text()))
+    cmd = [LMP, "-in", os.path.join(INPUTS, "in.tension.planestrain"), "-log", "none", "-nocite", "-var", "pot", POT]
+    for k, v in {**TINY_FF, **common, "nsteps": 3, "restart": "planestrain.restart"}.items():
+        cmd += ["-var", k, str(v)]
+    proc = subprocess.run(cmd, cwd=str(tmp_path), capture_output=True, text=True, timeout=TIMEOUT)
+    assert proc.returncode != 0
+    errors = [line for line in proc.stdout.splitlines() if line.startswith("ERROR")]
+    assert len(errors) == 1 and "are not a pair" in errors[0], proc.stdout[-2000:]
+
+
+@pytest.mark.mpi
+def test_planestrain_restart_continues_the_series(tmp_path, glass, trained):
+    """With the on-the-fly analysis: the continued run's series has every step once, and the same
+    rows as an uninterrupted run (to the MD's last-bit differences after read_restart)."""
+    import json
+
+    data, _ = glass
+    _, model, _ = trained
+    common = {"data": data, "t_eq": 0.005, "t_nvt": 0.004, "t_avg": 0.002, "de": 0.02, "miniter": 20,
+              "stop_steps": 0, "ss": "ss.txt", "model": model, "series": "series.jsonl",
+              "analysis": os.path.join(INPUTS, "pysoft_analysis.mod")}
+    whole, part = tmp_path / "whole", tmp_path / "part"
+    whole.mkdir()
+    part.mkdir()
+    run_lmp(whole, "in.tension.planestrain", {**common, "nsteps": 3}, nprocs=2)
+    run_lmp(part, "in.tension.planestrain", {**common, "nsteps": 1}, nprocs=2)
+    run_lmp(part, "in.tension.planestrain", {**common, "nsteps": 3, "restart": "planestrain.restart"}, nprocs=2)
+
+    def rows(d):
+        lines = [json.loads(x) for x in open(d / "series.jsonl")]
+        assert lines[0]["format"] == "pysoft-series"
+        return lines[0], lines[1:]
+
+    (ha, a), (hb, b) = rows(whole), rows(part)
+    assert ha == hb
+    assert [r["step"] for r in b] == [0, 1, 2, 3]
+    for ra, rb in zip(a, b):
+        assert rb["strain"] == pytest.approx(ra["strain"], abs=1e-12)
+        assert rb["softness"]["mean"] == pytest.approx(ra["softness"]["mean"], abs=1e-4)
+        assert rb["D_A"]["mean"] == pytest.approx(ra["D_A"]["mean"], abs=1e-4)
+        assert rb["bond_fraction"] == pytest.approx(ra["bond_fraction"], abs=0.02)
+        assert rb["stress_GPa"]["xx"] == pytest.approx(ra["stress_GPa"]["xx"], abs=1e-3)
