@@ -484,12 +484,20 @@ class Pipeline:
 
     def _run_task(self, task, tag):
         d = os.path.join(self.run_dir, task.directory)
-        if os.path.exists(d):
-            if not _is_task_folder(d):       # checked in prepare; a folder made since is kept too
-                raise RunError(f"{d} was not made by pysoft (it has no {TASK_MARKER}): move it away")
-            shutil.rmtree(d)                 # what an interrupted attempt left behind
-        os.makedirs(d)
-        open(os.path.join(d, TASK_MARKER), "w").close()
+        started_json = os.path.join(d, "started.json")
+        attempt = {"params": json.loads(json.dumps(task.params)),
+                   "upstream": {u.label: u.done["id"] for u in task.upstream if u.done}}
+        resume = self._resumable(task, d, attempt)
+        if resume:
+            self.say(f"{tag}: continuing the interrupted attempt from its restart file (step {resume})")
+        else:
+            if os.path.exists(d):
+                if not _is_task_folder(d):       # checked in prepare; a folder made since is kept too
+                    raise RunError(f"{d} was not made by pysoft (it has no {TASK_MARKER}): move it away")
+                shutil.rmtree(d)                 # what an interrupted attempt left behind
+            os.makedirs(d)
+            open(os.path.join(d, TASK_MARKER), "w").close()
+            _atomic_json(started_json, attempt)
         est = self.estimate(task)
         self.say(f"{tag}: started, ~{_hms(est)} (run elapsed {_hms(time.perf_counter() - self.t0)}, "
                  f"left ~{_hms(self.time_left())})")
@@ -497,7 +505,8 @@ class Pipeline:
         started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         runner = getattr(self, f"_run_{task.stage}")
         cpu0 = _children_cpu()
-        outputs, result = runner(task, d, lambda: self._beat(task, tag, start))
+        beat = lambda: self._beat(task, tag, start)  # noqa: E731
+        outputs, result = runner(task, d, beat, resume=True) if resume else runner(task, d, beat)
         wall = time.perf_counter() - start
         cpu = _children_cpu() - cpu0
         done = {"stage": task.stage, "pressure_GPa": task.pressure, "label": task.label, "id": uuid.uuid4().hex,
@@ -512,6 +521,25 @@ class Pipeline:
         self.say(f"{tag}: done in {_hms(wall)}{_summary(task.stage, result)} (run elapsed "
                  f"{_hms(time.perf_counter() - self.t0)}, left ~{_hms(self.time_left())})")
 
+    def _resumable(self, task, d, attempt):
+        """The strain step an interrupted plane-strain attempt can continue from, else None.
+
+        Only a folder of pysoft's whose started.json holds the same settings and upstream results,
+        with the restart pair that in.tension.planestrain writes at the end of every step."""
+        if task.stage != "planestrain" or not os.path.isdir(d) or not _is_task_folder(d):
+            return None
+        try:
+            with open(os.path.join(d, "started.json")) as fh:
+                if json.load(fh) != attempt:
+                    return None
+            with open(os.path.join(d, "planestrain.restart.vars")) as fh:
+                m = re.search(r"^variable k_first equal (\d+)", fh.read(), re.M)
+        except (OSError, ValueError):
+            return None
+        if m is None or not os.path.isfile(os.path.join(d, "planestrain.restart")):
+            return None
+        return int(m.group(1))
+
     def _beat(self, task, tag, start):
         elapsed = time.perf_counter() - start
         self.say(f"{tag}: running {_hms(elapsed)} of ~{_hms(self.estimate(task))} "
@@ -524,7 +552,7 @@ class Pipeline:
 
     # -- the stages -----------------------------------------------------------------------
 
-    def _lammps(self, task, d, script, variables, beat):
+    def _lammps(self, task, d, script, variables, beat, log="log.lammps"):
         self._stale_upstream(task)
         # the stage runs its own copy of the inputs: the strain loop re-reads its script at every
         # step (jump SELF), so an edit of inputs/ during the run must not reach it; the copies
@@ -535,18 +563,19 @@ class Pipeline:
         if "analysis" in variables:
             variables = {**variables, "analysis": os.path.join(d, "pysoft_analysis.mod")}
         cmd = [self.mpirun, "-np", str(self.nprocs), self.lmp, "-in", script,
-               "-log", "log.lammps", "-nocite", "-var", "pot", os.path.join(d, "matsui.mod")]
+               "-log", log, "-nocite", "-var", "pot", os.path.join(d, "matsui.mod")]
         for k, v in variables.items():
             cmd += ["-var", k, _fmt(v)]
         with open(os.path.join(d, "command.txt"), "w") as fh:
             fh.write(" ".join(_quote(c) for c in cmd) + "\n")
-        rc = self._child(cmd, d, os.path.join(d, "screen.txt"), beat)
-        log = os.path.join(d, "log.lammps")
+        screen = "screen.txt" if log == "log.lammps" else f"screen.{log}.txt"
+        rc = self._child(cmd, d, os.path.join(d, screen), beat)
+        log = os.path.join(d, log)
         text = open(log, errors="replace").read() if os.path.exists(log) else ""
         errors = [ln.strip() for ln in text.splitlines() if ln.startswith("ERROR")]
         if rc != 0 or errors:
             if not errors:
-                screen = open(os.path.join(d, "screen.txt"), errors="replace").read().splitlines()
+                screen = open(os.path.join(d, screen), errors="replace").read().splitlines()
                 errors = [ln for ln in screen if "ERROR" in ln or "rror" in ln] or screen[-1:] or ["(no output)"]
             raise RunError(f"{task.label} failed (exit {rc}): {errors[0]} (see {log})")
         return text
@@ -652,14 +681,20 @@ class Pipeline:
             return self.model_file
         return os.path.join(self.run_dir, self.train_task.directory, "model.json")
 
-    def _run_planestrain(self, task, d, beat):
+    def _run_planestrain(self, task, d, beat, resume=False):
         ps = self.config["planestrain"]
         data = os.path.join(self.run_dir, task.upstream[0].directory, "glass.data")
         variables = {**self._common_vars(), "data": data,
                      **{k: v for k, v in ps.items() if k != "analysis"}, "ss": "planestrain.txt"}
         if self.analysis:
             variables.update(model=self._model_path(), series="series.jsonl", analysis="pysoft_analysis.mod")
-        self._lammps(task, d, INPUT_FILES["planestrain"], variables, beat)
+        log = "log.lammps"
+        if resume:
+            # each continuation keeps its own log; the stress-strain file and the series go on
+            n = 1 + sum(1 for f in os.listdir(d) if re.fullmatch(r"log\.continued\d+\.lammps", f))
+            log = f"log.continued{n}.lammps"
+            variables["restart"] = "planestrain.restart"
+        self._lammps(task, d, INPUT_FILES["planestrain"], variables, beat, log=log)
         rows = _table(os.path.join(d, "planestrain.txt"), 7, task.label)
         outcome = planestrain_outcome(os.path.join(d, "planestrain.txt"))
         if outcome is None:

@@ -330,3 +330,44 @@ def test_an_unwritable_run_folder_is_refused_before_any_work(tmp_path, capsys):
     (tmp_path / "file").write_text("")
     rc, out, err = run_cli(["run", cfg, "--out", str(tmp_path / "file" / "run")], capsys)
     assert rc == 2 and err.count("\n") == 1 and "is a file" in err, err
+
+
+def test_interrupted_planestrain_continues_from_its_restart(tmp_path, capsys):
+    """A plane-strain task stopped half way (SIGTERM to pysoft run) continues from the restart
+    pair of its last finished strain step: the stress-strain rows and the series hold every step
+    once, and the first attempt's log is kept beside the continuation's."""
+    cfg = write_config(tmp_path / "c.yaml", planestrain__analysis=analysis_available(),
+                       planestrain__nsteps=6, planestrain__stop_steps=0, pressures=[0])
+    run = str(tmp_path / "run")
+    rc, out, err = run_cli(["run", cfg, "--out", run, "--stop-after", "train"], capsys)
+    assert rc == 0, err
+    vars_ = os.path.join(run, "planestrain", "P0GPa", "planestrain.restart.vars")
+    proc = subprocess.Popen([sys.executable, "-m", "pysoft.cli", "run", cfg, "--out", run],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        try:
+            if int(open(vars_).read().split("k_first equal")[1].split()[0]) >= 3:
+                break
+        except (OSError, IndexError, ValueError):
+            pass
+        time.sleep(0.2)
+    else:
+        proc.kill()
+        raise AssertionError("the plane-strain stage never reached step 2")
+    proc.send_signal(signal.SIGTERM)
+    out1 = proc.communicate(timeout=60)[0]
+    assert proc.returncode != 0 and "terminated" in out1, out1
+    d = os.path.join(run, "planestrain", "P0GPa")
+    assert not os.path.exists(os.path.join(d, "done.json"))
+
+    rc, out, err = run_cli(["run", cfg, "--out", run], capsys)
+    assert rc == 0, err
+    assert "planestrain P=0 GPa: continuing the interrupted attempt from its restart file" in out
+    rows = [ln for ln in open(os.path.join(d, "planestrain.txt")) if ln.strip() and not ln.startswith("#")]
+    assert [int(r.split()[0]) for r in rows] == list(range(7))
+    assert os.path.isfile(os.path.join(d, "log.lammps")) and os.path.isfile(os.path.join(d, "log.continued1.lammps"))
+    assert done(run, "planestrain/P0GPa")["result"]["rows"] == 7
+    if analysis_available():
+        series = [json.loads(ln) for ln in open(os.path.join(d, "series.jsonl"))]
+        assert [r["step"] for r in series[1:]] == list(range(7))
