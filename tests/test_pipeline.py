@@ -156,7 +156,7 @@ def test_plan_and_keys(tmp_path, capsys):
     assert not (tmp_path / "run").exists()
 
 
-@pytest.mark.parametrize("name", ["small", "paper"])
+@pytest.mark.parametrize("name", ["small", "paper", "validation"])
 def test_shipped_configs_are_valid(tmp_path, capsys, name):
     """The shipped examples pass the same validation as any config (the README's main job runs
     small.yaml); --plan starts no MD."""
