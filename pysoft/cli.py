@@ -211,6 +211,9 @@ class ReportCommand:
     @staticmethod
     def add_arguments(parser):
         parser.add_argument("run_dir", metavar="RUN_DIR", help="run folder written by pysoft run")
+        parser.add_argument("--gallery", metavar="DIR", default=None,
+                            help="also write the run's figures (PNG), checks and a Markdown page beside the "
+                                 "paper's numbers to DIR (e.g. doc/validation); text below its marker line is kept")
 
     @staticmethod
     def run(args):
@@ -222,8 +225,14 @@ class ReportCommand:
             raise CLIError(f"run folder not found: {args.run_dir}")
         try:
             index = build_report(args.run_dir)
+            if args.gallery:
+                from pysoft.gallery import write_gallery
+
+                print(write_gallery(args.run_dir, args.gallery))
         except ReportError as e:
             raise CLIError(str(e))
+        except OSError as e:
+            raise CLIError(f"cannot write the gallery in {args.gallery}: {e.strerror}")
         print(index)
 
 

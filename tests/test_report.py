@@ -337,3 +337,30 @@ def test_report_command(run_dir, tmp_path, capsys):
     assert err.startswith("pysoft: error:") and "holds no results" in err and "\n" not in err
     assert main(["report", str(tmp_path / "nowhere")]) == 2
     assert "run folder not found" in capsys.readouterr().err
+
+
+def test_gallery_writes_figures_and_the_comparison_and_keeps_hand_written_text(run_dir, tmp_path, capsys):
+    from pysoft.cli import main
+    from pysoft.gallery import MARKER
+
+    gal = tmp_path / "gallery"
+    assert main(["report", run_dir, "--gallery", str(gal)]) == 0
+    readme = (gal / "README.md").read_text(encoding="utf-8")
+    for _, filename, title, _, _ in FIGURES:
+        assert (gal / filename).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", filename
+        assert f"![{title}]({filename})" in readme
+    assert "| plane strain, 4 GPa glass | peak 15.30 GPa at ε = 0.170; fractured at ε = 0.180" in readme
+    assert "| softness model accuracy: held-out atoms (test) | 0.800 on 60 events" in readme
+    assert readme.rstrip().endswith(MARKER)
+    checks = json.loads((gal / "validation.json").read_text())["checks"]
+    assert len(checks) >= 8 and "index.html" not in os.listdir(gal)
+    # text written below the marker survives a rebuild
+    (gal / "README.md").write_text(readme + "\nThe 4 GPa glass broke last.\n", encoding="utf-8")
+    assert main(["report", run_dir, "--gallery", str(gal)]) == 0
+    assert (gal / "README.md").read_text(encoding="utf-8").endswith(MARKER + "\n\nThe 4 GPa glass broke last.\n")
+    capsys.readouterr()
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    assert main(["report", run_dir, "--gallery", str(blocker / "gallery")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("pysoft: error: cannot write the gallery") and "\n" not in err
