@@ -212,21 +212,27 @@ def test_post_processing_of_dumps_gives_the_same_series(tmp_path, glass, trained
     assert_series_equal(read_series(post)[1], rows)
 
 
+TRICLINIC = np.array([[16.0, 0, 0], [2.1, 15.0, 0], [-1.4, 0.9, 15.5]])
+
+
 @pytest.mark.mpi
-def test_profile_matches_brute_force(tmp_path, glass, trained):
+@pytest.mark.parametrize("cell", [CELL, TRICLINIC], ids=["orthogonal", "triclinic"])
+def test_profile_matches_brute_force(tmp_path, trained, cell):
     """The slab profile of the last row, recomputed from the gathered unwrapped positions, the
-    initial positions of the data file and the softness of each Al (2 ranks)."""
+    initial positions of the data file and the softness of each Al (2 ranks): X0 and u are
+    fractional coordinates along x (the inverse cell applied to the unwrapped position)."""
     _, model, _ = trained
+    x, types = random_system(300, cell, seed=7)
+    write_data(tmp_path / "g.data", x, types, cell)
     out = tmp_path / "p.jsonl"
-    cmds = loop_commands(glass, model, out, 3) + ["run 0"]       # the extra run 0 repeats the last step
+    cmds = loop_commands(tmp_path / "g.data", model, out, 3) + ["run 0"]   # the extra run 0 repeats the last step
     res = run_job(tmp_path, cmds, {"c_pysoft_xu": 3, "c_pysoft_S": 1, "d_pysoft_X0": 1}, nprocs=2, name="prof")
-    rows = read_series(out)[1]
-    last = rows[-1]["profile"]
-    x0 = read_positions(glass)                        # in the box at the start (image 0)
-    X0 = (x0[:, 0] - 0.0) / CELL[0, 0]
+    last = read_series(out)[1][-1]["profile"]
+    X0 = (read_positions(tmp_path / "g.data") @ np.linalg.inv(cell))[:, 0]    # in the box at the start
     np.testing.assert_allclose(res["d_pysoft_X0"][:, 0], X0, rtol=0, atol=1e-12)
-    lx = res["boxhi"][0] - res["boxlo"][0]
-    u = (res["c_pysoft_xu"][:, 0] - res["boxlo"][0]) / lx - np.floor(X0)
+    (lx, ly, lz), (xy, yz, xz) = np.subtract(res["boxhi"], res["boxlo"]), res["tilt"]
+    now = np.array([[lx, 0, 0], [xy, ly, 0], [xz, yz, lz]])
+    u = ((res["c_pysoft_xu"] - res["boxlo"]) @ np.linalg.inv(now))[:, 0] - np.floor(X0)
     slab = np.minimum((np.mod(X0, 1.0) * 20).astype(int), 19)
     al = res["type"] == 1
     for b in range(20):
@@ -234,6 +240,8 @@ def test_profile_matches_brute_force(tmp_path, glass, trained):
         assert last["n"][b] == sel.sum() and last["n_centre"][b] == (sel & al).sum()
         if sel.any():
             assert last["u_mean"][b] == pytest.approx(u[sel].mean(), rel=1e-10, abs=1e-12)
+        else:
+            assert last["u_mean"][b] is None
         if (sel & al).any():
             assert last["S_mean"][b] == pytest.approx(res["c_pysoft_S"][sel & al, 0].mean(), rel=1e-10, abs=1e-12)
 
