@@ -15,6 +15,9 @@
 #   rc_bond  Al-O bond cutoff, Å                                         2.25
 #   rc_na    neighbour cutoff of D2min in the reference, Å               4.0
 #   restart  yes to continue the series after read_restart               no
+#   resume_step  with restart yes: the first step of the restarted run;   none (the last
+#            rows of the series at or after it are dropped)                   row + 1)
+#   replace  yes to overwrite an existing series (without restart)       no
 # Ghost atoms must reach the softness spec's 11 Å + skin: comm_modify cutoff 13.5 below.
 
 variable    model    index model.json
@@ -24,6 +27,8 @@ variable    o        index 2
 variable    rc_bond  index 2.25
 variable    rc_na    index 4.0
 variable    restart  index no
+variable    resume_step index none
+variable    replace  index no
 
 comm_modify cutoff 13.5
 group       pysoft_Al type ${al}
@@ -40,6 +45,9 @@ compute     pysoft_stress all stress/atom NULL
 compute     pysoft_vol all voronoi/atom
 compute     pysoft_xu all property/atom xu yu zu
 
+# every compute and property the hook reads is named here, not left to the hook's defaults
 fix         pysoft_tally all pysoft/invoke 1 pysoft.hooks:PlaneStrainTally at run0 &
-            arg out ${series} arg centre_type ${al} arg unwrapped pysoft_xu arg X0 pysoft_X0 &
-            arg restart ${restart}
+            arg out ${series} arg centre_type ${al} arg softness pysoft_S arg bonds pysoft_B &
+            arg nonaffine pysoft_NA arg D pysoft_D arg S0 pysoft_S0 arg stress pysoft_stress &
+            arg volume pysoft_vol arg unwrapped pysoft_xu arg X0 pysoft_X0 &
+            arg restart ${restart} arg resume_step ${resume_step} arg replace ${replace}
