@@ -15,7 +15,11 @@
 #   al, o    LAMMPS types of Al and O                                    1, 2
 #   rc_bond  Al-O bond cutoff, Å                                         2.25
 #   rc_na    neighbour cutoff of D2min in the reference, Å               4.0
-#   resume   1 to continue the series after read_restart                 0
+#   resume   1 to continue the series after read_restart (a run 0       0
+#            first restores the per-atom state; see above)
+#   resume_step  with resume 1: the first step of the restarted run;      none (the last
+#            rows of the series at or after it are dropped)                   row + 1)
+#   replace  yes to overwrite an existing series (without resume)         no
 # Ghost atoms must reach the softness spec's 11 Å + skin: comm_modify cutoff 13.5 below.
 
 variable    model    index model.json
@@ -25,6 +29,8 @@ variable    o        index 2
 variable    rc_bond  index 2.25
 variable    rc_na    index 4.0
 variable    resume   index 0
+variable    resume_step index none
+variable    replace  index no
 
 comm_modify cutoff 13.5
 group       pysoft_Al type ${al}
@@ -42,6 +48,9 @@ compute     pysoft_vol all voronoi/atom
 compute     pysoft_xu all property/atom xu yu zu
 
 if "${resume} == 1" then "run 0 post no"
+# every compute and property the hook reads is named here, not left to the hook's defaults
 fix         pysoft_tally all pysoft/invoke 1 pysoft.hooks:PlaneStrainTally at run0 &
-            arg out ${series} arg centre_type ${al} arg unwrapped pysoft_xu arg X0 pysoft_X0 &
-            arg restart ${resume}
+            arg out ${series} arg centre_type ${al} arg softness pysoft_S arg bonds pysoft_B &
+            arg nonaffine pysoft_NA arg D pysoft_D arg S0 pysoft_S0 arg stress pysoft_stress &
+            arg volume pysoft_vol arg unwrapped pysoft_xu arg X0 pysoft_X0 &
+            arg restart ${resume} arg resume_step ${resume_step} arg replace ${replace}

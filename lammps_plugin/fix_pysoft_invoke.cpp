@@ -48,13 +48,36 @@ void ensure_interpreter()
   PyEval_SaveThread();
 }
 
-// The current Python exception as text (the traceback when there is one); clears it.
-std::string python_error()
+// The current Python exception as text (the traceback when there is one), and in `last` its
+// last line ("ImportError: ..."); `collective` tells whether its class has a true attribute
+// `collective` (the hook raised it alike on every rank).  Clears the exception.
+std::string python_error(std::string *last = nullptr, bool *collective = nullptr)
 {
   PyObject *type = nullptr, *value = nullptr, *tb = nullptr;
   PyErr_Fetch(&type, &value, &tb);
   PyErr_NormalizeException(&type, &value, &tb);
   std::string text = "unknown Python error";
+  if (collective) {
+    *collective = false;
+    PyObject *flag = type ? PyObject_GetAttrString(type, "collective") : nullptr;
+    if (flag) *collective = PyObject_IsTrue(flag) == 1;
+    Py_XDECREF(flag);
+    PyErr_Clear();
+  }
+  if (last) {
+    *last = text;
+    PyObject *s = value ? PyObject_Str(value) : nullptr;
+    PyObject *name = type ? PyObject_GetAttrString(type, "__name__") : nullptr;
+    if (s && name && PyUnicode_Check(name)) {
+      std::string msg = PyUnicode_AsUTF8(s);
+      *last = std::string(PyUnicode_AsUTF8(name)) + (msg.empty() ? "" : ": " + msg);
+    }
+    for (auto &c : *last)
+      if (c == '\n') c = ' ';
+    Py_XDECREF(s);
+    Py_XDECREF(name);
+    PyErr_Clear();
+  }
   PyObject *mod = PyImport_ImportModule("traceback");
   if (mod && type) {
     PyObject *lines = PyObject_CallMethod(mod, "format_exception", "OOO", type, value ? value : Py_None,
@@ -147,26 +170,32 @@ int FixPysoftInvoke::setmask()
 }
 
 /* ----------------------------------------------------------------------
-   Import the module and look up the callable on every rank.  A failure here is the same on
-   every rank (same module, same sys.path), so error->all stops cleanly.
+   Import the module and look up the callable on every rank.  The import can fail on some
+   ranks only (a module or a dependency missing on one node, a PYTHONPATH that differs per
+   rank), and an error->all on those ranks alone would leave the others running into the next
+   collective: a hang or an MPI internal error.  So every rank reports its status to all
+   (MPI_Allreduce), the first failing rank sends its message to rank 0, and all ranks stop
+   together with one ERROR line naming that rank; rank 0 logs its traceback first.
 ------------------------------------------------------------------------- */
 
 void FixPysoftInvoke::load()
 {
   ensure_interpreter();
-  std::string problem;
+  std::string problem, trace;
   {
     GIL gil;
+    std::string last;
     PyObject *mod = PyImport_ImportModule(module_name.c_str());
     if (!mod) {
-      problem = fmt::format("Fix pysoft/invoke cannot import module {}:\n{}", module_name, python_error());
+      trace = python_error(&last);
+      problem = fmt::format("cannot import module {}: {}", module_name, last);
     } else {
       PyObject *obj = PyObject_GetAttrString(mod, attr_name.c_str());
       if (!obj) {
         python_error();
-        problem = fmt::format("Fix pysoft/invoke: module {} has no attribute {}", module_name, attr_name);
+        problem = fmt::format("module {} has no attribute {}", module_name, attr_name);
       } else if (!PyCallable_Check(obj)) {
-        problem = fmt::format("Fix pysoft/invoke: {}:{} is not callable", module_name, attr_name);
+        problem = fmt::format("{}:{} is not callable", module_name, attr_name);
         Py_DECREF(obj);
       } else {
         is_class = PyType_Check(obj);
@@ -182,7 +211,10 @@ void FixPysoftInvoke::load()
       PyObject *kw = Py_BuildValue("{s:O}", "ptr", capsule);
       PyObject *noargs = PyTuple_New(0);
       handle = cls ? PyObject_Call(cls, noargs, kw) : nullptr;
-      if (!handle) problem = "Fix pysoft/invoke cannot create the lammps.lammps handle:\n" + python_error();
+      if (!handle) {
+        trace = python_error(&last);
+        problem = "cannot create the lammps.lammps handle: " + last;
+      }
       Py_XDECREF(noargs);
       Py_XDECREF(kw);
       Py_XDECREF(capsule);
@@ -190,7 +222,35 @@ void FixPysoftInvoke::load()
       Py_XDECREF(lammps_mod);
     }
   }
-  if (!problem.empty()) error->all(FLERR, problem);
+
+  int me = comm->me, nprocs = comm->nprocs;
+  int mine[2] = {problem.empty() ? 0 : 1, problem.empty() ? nprocs : me};
+  int failed = 0, first = nprocs;
+  MPI_Allreduce(&mine[0], &failed, 1, MPI_INT, MPI_SUM, world);
+  if (failed == 0) return;
+  MPI_Allreduce(&mine[1], &first, 1, MPI_INT, MPI_MIN, world);
+  if (first != 0) {
+    if (me == first) {
+      std::string both = problem + '\0' + trace;
+      int len = (int) both.size();
+      MPI_Send(&len, 1, MPI_INT, 0, 0, world);
+      MPI_Send(both.data(), len, MPI_CHAR, 0, 0, world);
+    } else if (me == 0) {
+      int len = 0;
+      MPI_Recv(&len, 1, MPI_INT, first, 0, world, MPI_STATUS_IGNORE);
+      std::string both(len, '\0');
+      MPI_Recv(&both[0], len, MPI_CHAR, first, 0, world, MPI_STATUS_IGNORE);
+      auto cut = both.find('\0');
+      problem = both.substr(0, cut);
+      trace = cut == std::string::npos ? "" : both.substr(cut + 1);
+    }
+  }
+  if (me == 0 && !trace.empty())
+    utils::logmesg(lmp, "Fix pysoft/invoke: Python traceback on rank {}:\n{}\n", first, trace);
+  std::string where = nprocs == 1 ? std::string()
+      : failed == nprocs ? fmt::format(" on all {} ranks", nprocs)
+      : fmt::format(" on rank {} ({} of {} ranks failed)", first, failed, nprocs);
+  error->all(FLERR, "Fix pysoft/invoke{}: {}", where, problem);
 }
 
 /* ----------------------------------------------------------------------
@@ -198,11 +258,15 @@ void FixPysoftInvoke::load()
    and the instance is then called as instance(lmp); a function is called as f(lmp, **kwargs).
    A Python exception may happen on one rank only, while the others wait in a collective
    inside the hook: error->one prints the traceback and aborts all ranks, so it never hangs.
+   An exception whose class has a true attribute `collective` was raised alike on every rank
+   (the hook decided from broadcast data, e.g. a refusal to overwrite a file): error->all then
+   stops all ranks cleanly with its message as one line, no traceback.
 ------------------------------------------------------------------------- */
 
 void FixPysoftInvoke::invoke()
 {
-  std::string problem;
+  std::string problem, last;
+  bool collective = false;
   {
     GIL gil;
     PyObject *kw = PyDict_New();
@@ -226,11 +290,13 @@ void FixPysoftInvoke::invoke()
     } else {
       result = PyObject_Call((PyObject *) callable, args, kw);
     }
-    if (!result) problem = python_error();
+    if (!result) problem = python_error(&last, &collective);
     Py_XDECREF(result);
     Py_DECREF(args);
     Py_DECREF(kw);
   }
+  if (!problem.empty() && collective)
+    error->all(FLERR, "Fix pysoft/invoke {}:{}: {}", module_name, attr_name, last);
   if (!problem.empty())
     error->one(FLERR, "Fix pysoft/invoke {}:{} raised an exception at step {}:\n{}", module_name,
                attr_name, update->ntimestep, problem);

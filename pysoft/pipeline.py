@@ -867,8 +867,10 @@ def _series_steps(path, label):
         raise RunError(f"{label}: series.jsonl was not written (the on-the-fly analysis did not run)")
     with open(path) as fh:
         lines = [json.loads(ln) for ln in fh if ln.strip()]
-    if not lines or lines[0].get("format") != "pysoft-series":
-        raise RunError(f"{label}: series.jsonl has no pysoft-series header")
+    from pysoft import series
+
+    if not lines or not series.is_header(lines[0]):
+        raise RunError(f"{label}: series.jsonl has no {series.FORMAT} header")
     return [r["step"] for r in lines[1:]]
 
 

@@ -26,9 +26,10 @@ import time
 
 import numpy as np
 
+from pysoft import series
 from pysoft.results import planestrain_outcome, quench_result
 
-STATES = ("DC", "IC", "SC")
+STATES = series.SWITCHED
 STATE_NAMES = {"DC": "decreased CN", "IC": "increased CN", "SC": "same CN, switched neighbour"}
 MIN_DENSITY_RISE = 0.01        # g/cm3 over the pressure range (doc/method.md section 8: +0.15 over 0-4 GPa)
 MIN_CN_RISE = 0.01             # fraction of Al, 1 point (doc/method.md section 8: +14 points over 0-4 GPa)
@@ -147,7 +148,7 @@ def _read_series(path):
                 obj = json.loads(line)
             except ValueError:
                 continue          # a torn last line of a killed run
-            if obj.get("format") == "pysoft-series":
+            if series.is_header(obj):
                 header = obj
             elif "step" in obj and header is not None:
                 rows.append(obj)

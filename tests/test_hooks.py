@@ -250,3 +250,128 @@ def read_positions(data):
     lines = open(data).read().split("Atoms # atomic")[1].strip().splitlines()
     rows = sorted((int(line.split()[0]), [float(v) for v in line.split()[2:5]]) for line in lines)
     return np.array([r[1] for r in rows])
+
+
+# -- the series file: refusal, replace, resume ----------------------------------------------------
+
+
+def write_series(path, steps, torn=False):
+    head = {"format": "pysoft-series", "version": 1, "length0_A": 16.0,
+            "bins": {"softness": [0.0, 1.0], "D_A": [0.0, 1.0], "local_stress_GPa": [0.0, 1.0]}}
+    lines = [json.dumps(head)] + [json.dumps({"step": k, "strain": 0.01 * k}) for k in steps]
+    path.write_text("\n".join(lines) + "\n" + ('{"step": 9, "str' if torn else ""))
+
+
+def tally(path, **kw):
+    from pysoft.hooks import PlaneStrainTally
+
+    return PlaneStrainTally(None, out=str(path), **{k: str(v) for k, v in kw.items()})
+
+
+def test_existing_series_is_refused_unless_replaced(tmp_path):
+    from pysoft.hooks import SeriesFileError
+
+    out = tmp_path / "s.jsonl"
+    write_series(out, range(3))
+    before = out.read_text()
+    with pytest.raises(SeriesFileError) as err:
+        tally(out)
+    msg = str(err.value)
+    assert "\n" not in msg and str(out) in msg and "arg replace yes" in msg and "arg restart yes" in msg
+    assert err.value.collective and out.read_text() == before
+    t = tally(out, replace="yes")
+    assert not out.exists() and t.step == 0 and t.length0 is None
+
+
+@pytest.mark.parametrize("resume,steps,message", [
+    (None, [0, 1, 2], None),                     # continue after the last row
+    (3, [0, 1, 2], None),
+    (2, [0, 1], "dropped 1 rows (steps 2..2)"),  # the restart file predates the last row
+    (1, [0], "dropped 2 rows (steps 1..2)"),
+])
+def test_resume_drops_the_rows_after_the_restart_file(tmp_path, capsys, resume, steps, message):
+    out = tmp_path / "s.jsonl"
+    write_series(out, range(3))
+    kw = {"restart": "yes"} if resume is None else {"restart": "yes", "resume_step": resume}
+    t = tally(out, **kw)
+    head, rows = read_series(out)
+    assert [r["step"] for r in rows] == steps and t.step == steps[-1] + 1
+    assert t.length0 == 16.0 and head["format"] == "pysoft-series"
+    said = capsys.readouterr().out
+    assert (message in said) if message else said == ""
+    assert not list(tmp_path.glob("*.tmp*"))
+
+
+def test_resume_removes_a_torn_line(tmp_path, capsys):
+    out = tmp_path / "s.jsonl"
+    write_series(out, range(3), torn=True)
+    t = tally(out, restart="yes")
+    assert [r["step"] for r in read_series(out)[1]] == [0, 1, 2] and t.step == 3
+    assert "removed 1 torn lines" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("kw,expect", [
+    ({"restart": "yes", "resume_step": 5}, "ends at step 2; resuming at step 5 would leave steps 3..4 missing"),
+    ({"restart": "yes", "resume_step": 0}, "step 0 is the reference state"),
+    ({"resume_step": 2}, "resume_step 2 needs restart yes"),
+])
+def test_resume_refusals(tmp_path, kw, expect):
+    from pysoft.hooks import SeriesFileError
+
+    out = tmp_path / "s.jsonl"
+    write_series(out, range(3))
+    before = out.read_text()
+    with pytest.raises(SeriesFileError, match=expect):
+        tally(out, **kw)
+    assert out.read_text() == before
+
+
+def test_restart_of_a_missing_series_is_refused(tmp_path):
+    from pysoft.hooks import SeriesFileError
+
+    with pytest.raises(SeriesFileError, match="does not exist"):
+        tally(tmp_path / "none.jsonl", restart="yes")
+
+
+@pytest.mark.mpi
+def test_refusal_is_one_error_line_from_lmp(tmp_path, glass, trained):
+    """Through the fix, on 2 ranks: one ERROR line naming the file and the way out; the file
+    is left as it was."""
+    from test_structure_errors import error_line
+
+    from conftest import run_lmp
+
+    _, model, _ = trained
+    out = tmp_path / "s.jsonl"
+    write_series(out, range(3))
+    before = out.read_text()
+    script = "\n".join(loop_commands(glass, model, out, 1)) + "\n"
+    line = error_line(run_lmp(tmp_path, script, nprocs=2, timeout=120))
+    assert f"series file {out} exists; add 'arg replace yes'" in line and "PlaneStrainTally" in line
+    assert out.read_text() == before
+    replaced = script.replace("arg restart no", "arg restart no arg replace yes")
+    proc = run_lmp(tmp_path, replaced, nprocs=2, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert [r["step"] for r in read_series(out)[1]] == [0, 1]
+
+
+@pytest.mark.mpi
+def test_series_resumed_from_an_older_restart_file(tmp_path, glass, trained):
+    """The first run goes on to step 4 after writing its restart file at step 2; the resumed run
+    (resume_step 3) drops rows 3 and 4 and tallies them again: the series of the uninterrupted run."""
+    _, model, _ = trained
+    whole = tmp_path / "whole.jsonl"
+    run_job(tmp_path, loop_commands(glass, model, whole, 4), nprocs=2, name="whole")
+    part = tmp_path / "part.jsonl"
+    first = loop_commands(glass, model, part, 4)
+    ends = [i for i, c in enumerate(first) if c.startswith("compute_modify")]
+    first.insert(ends[2] + 1, f"write_restart {tmp_path}/step2.restart")
+    run_job(tmp_path, first, nprocs=2, name="first")
+    assert [r["step"] for r in read_series(part)[1]] == [0, 1, 2, 3, 4]
+    resumed = loop_commands(glass, model, part, 2, restart="yes", start=2)
+    resumed[2] = f"read_restart {tmp_path}/step2.restart"
+    idx = resumed.index("run 0 post no")
+    tally_at = next(i for i, c in enumerate(resumed) if "pysoft/invoke" in c)
+    resumed.insert(idx, resumed.pop(tally_at) + " arg resume_step 3")
+    run_job(tmp_path, resumed, nprocs=2, name="resumed")
+    assert_series_equal(read_series(part)[1], read_series(whole)[1])

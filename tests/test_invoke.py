@@ -155,3 +155,48 @@ def test_stray_lammps_py_in_the_working_folder_does_not_shadow_lammps(hookdir):
     proc = run_lmp(hookdir, SYSTEM + "fix h all pysoft/invoke 20 myhooks:count\nrun 40\n")
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert rows(hookdir / "count.txt") == [["20", "256", "x", "1"], ["40", "256", "x", "1"]]
+
+
+RANK1_FAILS = textwrap.dedent("""
+    import os
+    if os.environ.get("PMI_RANK") == "1":
+        raise ImportError("no module named 'fancy_dependency' on this node")
+
+    def f(lmp):
+        pass
+""")
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("how", ["raises", "pythonpath"])
+def test_import_failing_on_one_rank_names_it(tmp_path, how):
+    """A hook module that imports on rank 0 but not on rank 1 (its import raises there, or it is
+    on rank 1's PYTHONPATH only as a missing directory): one ERROR line naming rank 1 and the
+    ImportError, a non-zero exit, no hang and no MPI internal error."""
+    (tmp_path / "in.test").write_text(SYSTEM + "fix h all pysoft/invoke 5 nodelocal:f\nrun 10\n")
+    lmp = [os.path.join(os.path.dirname(sys.executable), "lmp"), "-in", "in.test", "-log", "none"]
+    if how == "raises":
+        (tmp_path / "nodelocal.py").write_text(RANK1_FAILS)
+        cmd = [MPIRUN, "-np", "2"] + lmp
+        expect = "ImportError: no module named 'fancy_dependency' on this node"
+    else:
+        # MPMD: rank 0 has the module's directory on its PYTHONPATH, rank 1 does not
+        site = tmp_path / "site"
+        site.mkdir()
+        (site / "nodelocal.py").write_text("def f(lmp):\n    pass\n")
+        cmd = [MPIRUN, "-np", "1", "-env", "PYTHONPATH", str(site)] + lmp + [":", "-np", "1"] + lmp
+        expect = "ModuleNotFoundError: No module named 'nodelocal'"
+    proc = subprocess.run(cmd, cwd=str(tmp_path), capture_output=True, text=True, timeout=90)
+    msg = error_line(proc)
+    assert "Fix pysoft/invoke on rank 1 (1 of 2 ranks failed): cannot import module nodelocal" in msg
+    assert expect in msg
+    assert "MPIR_" not in proc.stderr and "internal" not in (proc.stdout + proc.stderr).lower()
+    if how == "raises":              # rank 0 logs rank 1's traceback before the ERROR line
+        assert "Python traceback on rank 1" in proc.stdout and 'nodelocal.py", line 4' in proc.stdout
+
+
+@pytest.mark.mpi
+def test_import_failing_on_every_rank(hookdir):
+    proc = run_lmp(hookdir, SYSTEM + "fix h all pysoft/invoke 5 nosuchmodule:f\nrun 10\n", nprocs=2, timeout=60)
+    msg = error_line(proc)
+    assert "Fix pysoft/invoke on all 2 ranks: cannot import module nosuchmodule: ModuleNotFoundError" in msg
