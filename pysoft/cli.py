@@ -9,6 +9,8 @@ full traceback instead.
 import argparse
 import sys
 
+from pysoft.stages import TASK_STAGES
+
 
 class CLIError(Exception):
     """A user mistake: printed as one line, exit status 2."""
@@ -177,7 +179,7 @@ class RunCommand:
         parser.add_argument("--np", type=int, default=None, help="MPI ranks (default: the config's np)")
         parser.add_argument("--out", default=None, help="run folder (default runs/CONFIG_NAME)")
         parser.add_argument("--stop-after", default=None, metavar="STAGE",
-                            choices=("quench", "nvt", "train", "planestrain", "planestress"),
+                            choices=TASK_STAGES,
                             help="stop once this stage is finished for every pressure")
         parser.add_argument("--plan", action="store_true", help="check the config, print the plan and stop")
         parser.add_argument("--keys", action="store_true", help="list every config key with its default and stop")

@@ -15,8 +15,7 @@ import math
 import os
 import re
 
-STAGES = ("quench", "nvt", "train", "planestrain", "planestress", "report")
-DEFAULT_STAGES = ("quench", "nvt", "train", "planestrain", "report")
+from pysoft.stages import DEFAULT_STAGES, STAGES, pressure_label
 
 TIME_UNITS = {"fs": 1.0e-3, "ps": 1.0, "ns": 1.0e3}              # -> ps
 TEMPERATURE_UNITS = {"K": 1.0}
@@ -386,11 +385,6 @@ def _cross_checks(cfg):
         raise ConfigError("model: is given and the train stage is on: drop one (model: is for runs without training)")
     if "train" in cfg["stages"] and len(cfg["train"]["C"]) != len(set(cfg["train"]["C"])):
         raise ConfigError("train.C names a value twice")
-
-
-def pressure_label(p_gpa):
-    """Directory-safe label of a pressure in GPa: 0 -> 'P0GPa', 2.5 -> 'P2.5GPa', -1 -> 'P-1GPa'."""
-    return f"P{p_gpa:g}GPa"
 
 
 def describe():
