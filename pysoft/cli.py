@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from pysoft.stages import TASK_STAGES
+from pysoft.train_settings import TrainSettings
 
 
 class CLIError(Exception):
@@ -118,24 +119,32 @@ class TrainCommand:
         parser.add_argument("--types", nargs="+", required=True, metavar="SPECIES",
                             help="species of LAMMPS types 1..n, e.g. --types Al O")
         parser.add_argument("-o", "--output", required=True, help="model file to write (JSON; a .joblib goes beside it)")
-        parser.add_argument("--centre", default=None, help="species whose atoms are labelled (default: the first of --types)")
-        parser.add_argument("--spec", default="default", help="structure-function spec: shipped name or JSON file")
-        parser.add_argument("--tr", type=float, default=6.0, help="phop window tR in ps (default 6)")
-        parser.add_argument("--dt", type=float, default=0.001, help="MD timestep of the dumps in ps (default 0.001)")
-        parser.add_argument("--hop-threshold", type=float, default=0.2, help="phop peak for a rearrangement, Å^2 (0.2)")
-        parser.add_argument("--calm-threshold", type=float, default=0.05, help="phop ceiling for non-rearranging, Å^2 (0.05)")
-        parser.add_argument("--per-class", type=int, default=None, help="events per class (default: all of the rarer class)")
-        parser.add_argument("--min-events", type=int, default=10, help="fewest rearranging events accepted (10)")
-        parser.add_argument("--seed", type=int, default=0, help="seed of the balanced draw and splits (0)")
-        parser.add_argument("--C", default="0.01,0.1,1,10", help="SVM C values to cross-validate (0.01,0.1,1,10)")
-        parser.add_argument("--folds", type=int, default=5, help="grouped cross-validation folds (5)")
+        d = TrainSettings
+        parser.add_argument("--centre", default=d.centre,
+                            help="species whose atoms are labelled (default: the first of --types)")
+        parser.add_argument("--spec", default=d.spec, help="structure-function spec: shipped name or JSON file")
+        parser.add_argument("--tr", type=float, default=d.t_r, help=f"phop window tR in ps (default {d.t_r:g})")
+        parser.add_argument("--dt", type=float, default=d.dt,
+                            help=f"MD timestep of the dumps in ps (default {d.dt:g})")
+        parser.add_argument("--hop-threshold", type=float, default=d.hop_threshold,
+                            help=f"phop peak for a rearrangement, Å^2 ({d.hop_threshold:g})")
+        parser.add_argument("--calm-threshold", type=float, default=d.calm_threshold,
+                            help=f"phop ceiling for non-rearranging, Å^2 ({d.calm_threshold:g})")
+        parser.add_argument("--per-class", type=int, default=d.per_class,
+                            help="events per class (default: all of the rarer class)")
+        parser.add_argument("--min-events", type=int, default=d.min_events,
+                            help=f"fewest rearranging events accepted ({d.min_events})")
+        parser.add_argument("--seed", type=int, default=d.seed, help=f"seed of the balanced draw and splits ({d.seed})")
+        grid = ",".join(f"{c:g}" for c in d.C_grid)
+        parser.add_argument("--C", default=grid, help=f"SVM C values to cross-validate ({grid})")
+        parser.add_argument("--folds", type=int, default=d.folds, help=f"grouped cross-validation folds ({d.folds})")
         parser.add_argument("--quiet", action="store_true", help="no progress or report")
 
     @staticmethod
     def run(args):
         import os
 
-        from pysoft.train import TrainError, TrainSettings, train
+        from pysoft.train import TrainError, train
 
         try:
             C_grid = tuple(float(c) for c in args.C.split(","))

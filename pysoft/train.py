@@ -24,37 +24,20 @@ import json
 import os
 import platform
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from pysoft.dump import DumpError, read_dump, read_timesteps, timestep_spacing
 from pysoft.phop import PhopStream, draw_balanced, half_window_frames, label_events
 from pysoft.progress import Progress
+from pysoft.train_settings import TrainSettings
+
+__all__ = ["TrainError", "TrainSettings", "train"]
 
 
 class TrainError(ValueError):
     """A problem with the training inputs; the message is one line for the user."""
-
-
-@dataclass
-class TrainSettings:
-    """Everything that defines a training run (all stored in the model's provenance)."""
-
-    types: tuple                       # species of LAMMPS types 1..n, e.g. ("Al", "O")
-    centre: str = None                 # species whose atoms are labelled; default types[0]
-    spec: str = "default"              # structure-function spec (name or file)
-    t_r: float = 6.0                   # phop window tR, ps
-    dt: float = 0.001                  # MD timestep of the dumps, ps
-    hop_threshold: float = 0.2         # Å^2
-    calm_threshold: float = 0.05       # Å^2
-    per_class: int = None              # events per class; default: as many as the rarer class
-    min_events: int = 10               # fewer rearranging events than this is an error
-    seed: int = 0
-    C_grid: tuple = (0.01, 0.1, 1.0, 10.0)
-    folds: int = 5
-    progress: bool = True
-    extra: dict = field(default_factory=dict)
 
 
 @dataclass
