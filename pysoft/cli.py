@@ -7,6 +7,7 @@ full traceback instead.
 """
 
 import argparse
+import os
 import sys
 
 from pysoft.stages import TASK_STAGES
@@ -84,10 +85,11 @@ class SpecCommand:
                 print(f"# {i:4d} {lab}", file=sys.stderr)
 
 
-class ExampleCommand:
-    """The small example: structure functions of an a-Al2O3-like box under mpirun."""
+class PluginDemoCommand:
+    """A one-minute look at the plugin alone: structure functions of a random a-Al2O3-like box
+    under mpirun (the paper's workflow at demo scale is pysoft run --example)."""
 
-    name = "example"
+    name = "plugin-demo"
 
     @staticmethod
     def add_arguments(parser):
@@ -95,15 +97,16 @@ class ExampleCommand:
         parser.add_argument("--units", type=int, default=300,
                             help="Al2O3 formula units (5 atoms each; default 300 = 1500 atoms)")
         parser.add_argument("--spec", default="default", help="spec name or file (default: default)")
-        parser.add_argument("--out", default="pysoft-example", help="output directory")
+        parser.add_argument("--out", default=os.path.join("runs", "plugin-demo"),
+                            help="output directory (default runs/plugin-demo)")
 
     @staticmethod
     def run(args):
-        from pysoft.example import run_example
+        from pysoft.plugin_demo import run_demo
 
         if args.np < 1 or args.units < 4:
             raise CLIError("--np must be >= 1 and --units >= 4")
-        run_example(args.out, nprocs=args.np, units=args.units, spec=args.spec)
+        run_demo(args.out, nprocs=args.np, units=args.units, spec=args.spec)
 
 
 class TrainCommand:
@@ -238,7 +241,7 @@ class ReportCommand:
         print(index)
 
 
-COMMANDS = [InfoCommand, SpecCommand, ExampleCommand, TrainCommand, RunCommand, ReportCommand]
+COMMANDS = [InfoCommand, SpecCommand, PluginDemoCommand, TrainCommand, RunCommand, ReportCommand]
 
 
 def main(argv=None):
