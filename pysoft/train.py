@@ -440,13 +440,12 @@ def report(metrics, provenance, settings):
     for r in metrics["cv"]:
         mark = "  <- chosen" if r["C"] == metrics["C"] else ""
         print(f"{r['C']:>8g} {r['mean']:>14.3f} ± {r['std']:.3f}{mark}")
-    h = metrics["holdout"]
-    print(f"held-out atoms (20 %):  train {h['train']:.3f}  test {h['test']:.3f}  ({h['n_test']} test events)")
-    ts = metrics["time_split"]
-    if "test" in ts:
-        print(f"time split (80/20 %):   train {ts['train']:.3f}  test {ts['test']:.3f}  ({ts['n_test']} test events)")
-    else:
-        print(f"time split: {ts['note']}")
+    for name, key in (("held-out atoms (20 %):", "holdout"), ("time split (80/20 %):", "time_split")):
+        sp = metrics[key]
+        if "test" in sp:
+            print(f"{name:<24}train {sp['train']:.3f}  test {sp['test']:.3f}  ({sp['n_test']} test events)")
+        else:
+            print(f"{name.split(' (')[0]}: {sp['note']}")
     print(f"radial only:            CV {metrics['radial_only_cv_accuracy']:.3f}   "
           f"radial + angular: CV {metrics['all_features_cv_accuracy']:.3f}")
     for r in metrics["leave_one_sample_out"]:
