@@ -20,7 +20,6 @@ The model is written only at the end, atomically (JSON and joblib), so a failed 
 model file behind.
 """
 
-import json
 import os
 import platform
 import time
@@ -253,6 +252,7 @@ class FrameFeatures:
 
     def __init__(self, frame, ntypes, elements, spec_file, ncols):
         from pysoft import plugin
+        from pysoft.spec import load_spec, max_cutoff
 
         self.lmp = plugin.lammps()
         self.ncols = ncols
@@ -273,10 +273,7 @@ mass * 1.0
         wrapped = wrap(frame.positions, cell, origin)
         self.lmp.create_atoms(len(frame.ids), frame.ids.tolist(), frame.types.tolist(),
                               wrapped.ravel().tolist())
-        with open(spec_file) as fh:
-            spec = json.load(fh)
-        spec = spec.get("spec", spec)
-        cut = max(spec["radial"]["cutoff"], (spec.get("angular") or {}).get("cutoff", 0.0))
+        cut = max_cutoff(load_spec(spec_file))
         self.lmp.commands_string(f"""
 pair_style zero {float(cut)!r}
 pair_coeff * *
@@ -372,6 +369,7 @@ def evaluate(X, y, groups, draw, samples, spec, settings):
     from sklearn.model_selection import GroupKFold, GroupShuffleSplit
 
     from pysoft.model import SoftnessModel
+    from pysoft.spec import radial_ncols
 
     n_groups = len(np.unique(groups))
     folds = min(settings.folds, n_groups)
@@ -424,7 +422,7 @@ def evaluate(X, y, groups, draw, samples, spec, settings):
     m["leave_one_sample_out"] = loso
 
     # radial only vs all features
-    nrad = len(spec["species"]) * (int(round((spec["radial"]["mu"][1] - spec["radial"]["mu"][0]) / spec["radial"]["mu"][2])) + 1)
+    nrad = radial_ncols(spec)
     acc = [SoftnessModel(C=C).fit(X[tr_, :nrad], y[tr_]).score(X[te_, :nrad], y[te_])
            for tr_, te_ in cv.split(X, y, groups)]
     m["radial_only_cv_accuracy"] = float(np.mean(acc))
