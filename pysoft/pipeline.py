@@ -33,7 +33,7 @@ import uuid
 
 from pysoft.config import ConfigError
 from pysoft.progress import hms, size
-from pysoft.runfolder import DONE, TASK_MARKER, read_done
+from pysoft.runfolder import DONE, TASK_MARKER, read_done, write_problem
 from pysoft.stages import STAGES, TASK_STAGES, PlaneStrain, RunError, analysis_on, fmt_var, nvt_frames
 
 PRIOR_ATOM_STEPS_PER_S = 6.0e4    # per rank, for estimates before any stage finished
@@ -619,15 +619,9 @@ def _is_task_folder(d):
 
 
 def _check_writable(d):
-    """Create and remove a file in `d` (os.access says yes to root even where writes fail)."""
-    import tempfile
-
-    try:
-        fd, path = tempfile.mkstemp(dir=d, prefix=".pysoft-probe-")
-        os.close(fd)
-        os.unlink(path)
-    except OSError as e:
-        raise RunError(f"cannot write in {d}: {e.strerror or e}")
+    problem = write_problem(d)
+    if problem:
+        raise RunError(f"cannot write in {d}: {problem}")
 
 
 def _atomic_json(path, obj):

@@ -35,6 +35,20 @@ def read_done(task_dir):
     return done if isinstance(done, dict) else None
 
 
+def write_problem(d):
+    """Why pysoft cannot write in the folder `d`, or None.  A file is created and removed there:
+    os.access answers yes for root even on a read-only file system or a folder under /proc."""
+    import tempfile
+
+    try:
+        fd, path = tempfile.mkstemp(dir=d, prefix=".pysoft-probe-")
+        os.close(fd)
+        os.unlink(path)
+    except OSError as e:
+        return e.strerror or str(e)
+    return None
+
+
 def pressure_dirs(run_dir, stage):
     """[(pressure in GPa, folder)] of a per-pressure stage, by pressure."""
     out = []

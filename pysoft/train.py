@@ -126,12 +126,8 @@ def output_files(out):
 
 
 def check_output(out, paths):
-    """Refuse, before any work, an output that cannot be written or that would replace an input.
-
-    Writability is tested by creating and removing a file, as ``os.access`` answers yes for
-    root even on a read-only file system or a folder under /proc.
-    """
-    import tempfile
+    """Refuse, before any work, an output that cannot be written or that would replace an input."""
+    from pysoft.runfolder import write_problem
 
     out_dir = os.path.dirname(os.path.abspath(out))
     if not os.path.isdir(out_dir):
@@ -140,12 +136,9 @@ def check_output(out, paths):
         for p in paths:
             if os.path.exists(target) and os.path.exists(p) and os.path.samefile(target, p):
                 raise TrainError(f"the output {target} is the input trajectory {p}: give another -o")
-    try:
-        fd, probe = tempfile.mkstemp(dir=out_dir, prefix=".pysoft-probe-")
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as e:
-        raise TrainError(f"cannot write in the output directory {out_dir}: {e.strerror or e}")
+    problem = write_problem(out_dir)
+    if problem:
+        raise TrainError(f"cannot write in the output directory {out_dir}: {problem}")
 
 
 def check_types(path, types):
