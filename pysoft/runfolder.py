@@ -4,6 +4,7 @@ outputs it lists, for the pipeline (what is finished) and for ``pysoft report``.
 The layout is :mod:`pysoft.stages`' (``STAGE/PxGPa/`` or ``STAGE/``).  A task's result is the one
 the pipeline recorded in its ``done.json``; only a task without one (a run still going, or an
 interrupted one) is read from its output files, with the parsers of :mod:`pysoft.results`.
+:func:`write_problem` is the one test of whether pysoft can write a folder.
 """
 
 import glob
