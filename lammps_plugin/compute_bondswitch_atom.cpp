@@ -6,7 +6,7 @@
 
 #include "bond_switching.h"
 #include "fix_bondswitch_store.h"
-#include "plugin_io.h"
+#include "neighbor_lists.h"
 
 #include "atom.h"
 #include "comm.h"
@@ -92,11 +92,11 @@ FixBondSwitchStore *ComputeBondSwitchAtom::find_store()
 void ComputeBondSwitchAtom::init()
 {
   store = find_store();
-  pysoft_io::check_ghost_range(lmp, "Compute bondswitch/atom", cutoff);
+  pysoft_neigh::check_ghost_range(lmp, "Compute bondswitch/atom", cutoff);
   // perpetual, not occasional: the list must follow atoms moved between two runs at the same
   // timestep (a strain step, then run 0), or a reference captured before would be compared
   // with stale neighbours; with the short bond cutoff it costs little at each re-neighboring
-  pysoft_io::request_full_perpetual(lmp, this, cutoff);
+  pysoft_neigh::request_full_perpetual(lmp, this, cutoff);
 }
 
 void ComputeBondSwitchAtom::init_list(int /*id*/, NeighList *ptr)

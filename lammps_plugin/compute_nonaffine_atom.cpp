@@ -6,7 +6,7 @@
 
 #include "fix_nonaffine_reference.h"
 #include "nonaffine.h"
-#include "plugin_io.h"
+#include "neighbor_lists.h"
 
 #include "atom.h"
 #include "comm.h"
@@ -68,8 +68,8 @@ ComputeNonaffineAtom::~ComputeNonaffineAtom()
 void ComputeNonaffineAtom::init()
 {
   // the list is built only to capture a reference; unbuilt, an occasional list costs nothing
-  pysoft_io::check_ghost_range(lmp, "Compute nonaffine/atom", cutoff);
-  pysoft_io::request_full_occasional(lmp, this, cutoff);
+  pysoft_neigh::check_ghost_range(lmp, "Compute nonaffine/atom", cutoff);
+  pysoft_neigh::request_full_occasional(lmp, this, cutoff);
   list_after_init = true;
 }
 
@@ -134,7 +134,7 @@ void ComputeNonaffineAtom::capture()
   const tagint *tag = atom->tag;
   const int *mask = atom->mask;
   const double cutsq = cutoff * cutoff;
-  pysoft_io::build_current(lmp, list, list_after_init);
+  pysoft_neigh::build_current(lmp, list, list_after_init);
 
   auto within = [&](int i, int j, double *dx) {
     dx[0] = x[j][0] - x[i][0];

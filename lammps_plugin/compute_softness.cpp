@@ -6,6 +6,7 @@
 
 #include "compute_structure_atom.h"
 #include "plugin_io.h"
+#include "neighbor_lists.h"
 #include "softness_model.h"
 
 #include "atom.h"
@@ -50,7 +51,7 @@ ComputeSoftness::~ComputeSoftness()
 void ComputeSoftness::init()
 {
   eval->check_ghost_range(lmp);
-  pysoft_io::request_full_occasional(lmp, this, eval->cutoff());
+  pysoft_neigh::request_full_occasional(lmp, this, eval->cutoff());
   list_after_init = true;
 }
 
@@ -70,7 +71,7 @@ void ComputeSoftness::compute_peratom()
     memory->create(softness, nmax, "softness:softness");
     vector_atom = softness;
   }
-  pysoft_io::build_current(lmp, list, list_after_init);
+  pysoft_neigh::build_current(lmp, list, list_after_init);
 
   const int nlocal = atom->nlocal;
   const int *mask = atom->mask;

@@ -5,6 +5,7 @@
 #include "compute_structure_atom.h"
 
 #include "plugin_io.h"
+#include "neighbor_lists.h"
 #include "structure_functions.h"
 
 #include "atom.h"
@@ -42,7 +43,7 @@ const pysoft::StructureSpec &StructureEvaluator::spec() const { return sf_->spec
 
 void StructureEvaluator::check_ghost_range(LAMMPS *lmp) const
 {
-  pysoft_io::check_ghost_range(lmp, style_, cutoff());
+  pysoft_neigh::check_ghost_range(lmp, style_, cutoff());
 }
 
 void StructureEvaluator::evaluate(LAMMPS *lmp, NeighList *list, int i, double *row)
@@ -103,7 +104,7 @@ ComputeStructureAtom::~ComputeStructureAtom()
 void ComputeStructureAtom::init()
 {
   eval->check_ghost_range(lmp);
-  pysoft_io::request_full_occasional(lmp, this, eval->cutoff());
+  pysoft_neigh::request_full_occasional(lmp, this, eval->cutoff());
   list_after_init = true;
 }
 
@@ -124,7 +125,7 @@ void ComputeStructureAtom::compute_peratom()
   }
 
   if (!list) error->all(FLERR, "Compute structure/atom invoked before the first run: add 'run 0'");
-  pysoft_io::build_current(lmp, list, list_after_init);
+  pysoft_neigh::build_current(lmp, list, list_after_init);
 
   const int nlocal = atom->nlocal;
   const int *mask = atom->mask;

@@ -37,6 +37,23 @@ __attribute__((visibility("default"))) int pysoft_spec_ncols(const char *spec_js
   }
 }
 
+// the radial column count and the largest cutoff of a spec, so that Python asks the spec reader
+// instead of working them out again; returns the number of columns, or -1 with a message in err
+__attribute__((visibility("default"))) int pysoft_spec_shape(const char *spec_json, int *nradial,
+                                                              double *max_cutoff, char *err,
+                                                              int errlen)
+{
+  try {
+    auto spec = pysoft::StructureSpec::from_json(spec_json);
+    *nradial = spec.nradial();
+    *max_cutoff = spec.max_cutoff();
+    return spec.ncols();
+  } catch (std::exception &e) {
+    set_error(err, errlen, e.what());
+    return -1;
+  }
+}
+
 // number of feature columns of a softness model (the text of a model file), or -1 with a
 // message in err: the same reading and checks as compute softness
 __attribute__((visibility("default"))) int pysoft_model_ncols(const char *model_json, char *err,

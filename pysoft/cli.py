@@ -7,7 +7,11 @@ full traceback instead.
 """
 
 import argparse
+import os
 import sys
+
+from pysoft.stages import TASK_STAGES
+from pysoft.train_settings import TrainSettings
 
 
 class CLIError(Exception):
@@ -81,10 +85,11 @@ class SpecCommand:
                 print(f"# {i:4d} {lab}", file=sys.stderr)
 
 
-class ExampleCommand:
-    """The small example: structure functions of an a-Al2O3-like box under mpirun."""
+class PluginDemoCommand:
+    """A one-minute look at the plugin alone: structure functions of a random a-Al2O3-like box
+    under mpirun (the paper's workflow at demo scale is pysoft run --example)."""
 
-    name = "example"
+    name = "plugin-demo"
 
     @staticmethod
     def add_arguments(parser):
@@ -92,15 +97,16 @@ class ExampleCommand:
         parser.add_argument("--units", type=int, default=300,
                             help="Al2O3 formula units (5 atoms each; default 300 = 1500 atoms)")
         parser.add_argument("--spec", default="default", help="spec name or file (default: default)")
-        parser.add_argument("--out", default="pysoft-example", help="output directory")
+        parser.add_argument("--out", default=os.path.join("runs", "plugin-demo"),
+                            help="output directory (default runs/plugin-demo)")
 
     @staticmethod
     def run(args):
-        from pysoft.example import run_example
+        from pysoft.plugin_demo import run_demo
 
         if args.np < 1 or args.units < 4:
             raise CLIError("--np must be >= 1 and --units >= 4")
-        run_example(args.out, nprocs=args.np, units=args.units, spec=args.spec)
+        run_demo(args.out, nprocs=args.np, units=args.units, spec=args.spec)
 
 
 class TrainCommand:
@@ -116,24 +122,32 @@ class TrainCommand:
         parser.add_argument("--types", nargs="+", required=True, metavar="SPECIES",
                             help="species of LAMMPS types 1..n, e.g. --types Al O")
         parser.add_argument("-o", "--output", required=True, help="model file to write (JSON; a .joblib goes beside it)")
-        parser.add_argument("--centre", default=None, help="species whose atoms are labelled (default: the first of --types)")
-        parser.add_argument("--spec", default="default", help="structure-function spec: shipped name or JSON file")
-        parser.add_argument("--tr", type=float, default=6.0, help="phop window tR in ps (default 6)")
-        parser.add_argument("--dt", type=float, default=0.001, help="MD timestep of the dumps in ps (default 0.001)")
-        parser.add_argument("--hop-threshold", type=float, default=0.2, help="phop peak for a rearrangement, Å^2 (0.2)")
-        parser.add_argument("--calm-threshold", type=float, default=0.05, help="phop ceiling for non-rearranging, Å^2 (0.05)")
-        parser.add_argument("--per-class", type=int, default=None, help="events per class (default: all of the rarer class)")
-        parser.add_argument("--min-events", type=int, default=10, help="fewest rearranging events accepted (10)")
-        parser.add_argument("--seed", type=int, default=0, help="seed of the balanced draw and splits (0)")
-        parser.add_argument("--C", default="0.01,0.1,1,10", help="SVM C values to cross-validate (0.01,0.1,1,10)")
-        parser.add_argument("--folds", type=int, default=5, help="grouped cross-validation folds (5)")
+        d = TrainSettings
+        parser.add_argument("--centre", default=d.centre,
+                            help="species whose atoms are labelled (default: the first of --types)")
+        parser.add_argument("--spec", default=d.spec, help="structure-function spec: shipped name or JSON file")
+        parser.add_argument("--tr", type=float, default=d.t_r, help=f"phop window tR in ps (default {d.t_r:g})")
+        parser.add_argument("--dt", type=float, default=d.dt,
+                            help=f"MD timestep of the dumps in ps (default {d.dt:g})")
+        parser.add_argument("--hop-threshold", type=float, default=d.hop_threshold,
+                            help=f"phop peak for a rearrangement, Å^2 ({d.hop_threshold:g})")
+        parser.add_argument("--calm-threshold", type=float, default=d.calm_threshold,
+                            help=f"phop ceiling for non-rearranging, Å^2 ({d.calm_threshold:g})")
+        parser.add_argument("--per-class", type=int, default=d.per_class,
+                            help="events per class (default: all of the rarer class)")
+        parser.add_argument("--min-events", type=int, default=d.min_events,
+                            help=f"fewest rearranging events accepted ({d.min_events})")
+        parser.add_argument("--seed", type=int, default=d.seed, help=f"seed of the balanced draw and splits ({d.seed})")
+        grid = ",".join(f"{c:g}" for c in d.C_grid)
+        parser.add_argument("--C", default=grid, help=f"SVM C values to cross-validate ({grid})")
+        parser.add_argument("--folds", type=int, default=d.folds, help=f"grouped cross-validation folds ({d.folds})")
         parser.add_argument("--quiet", action="store_true", help="no progress or report")
 
     @staticmethod
     def run(args):
         import os
 
-        from pysoft.train import TrainError, TrainSettings, train
+        from pysoft.train import TrainError, train
 
         try:
             C_grid = tuple(float(c) for c in args.C.split(","))
@@ -177,7 +191,7 @@ class RunCommand:
         parser.add_argument("--np", type=int, default=None, help="MPI ranks (default: the config's np)")
         parser.add_argument("--out", default=None, help="run folder (default runs/CONFIG_NAME)")
         parser.add_argument("--stop-after", default=None, metavar="STAGE",
-                            choices=("quench", "nvt", "train", "planestrain", "planestress"),
+                            choices=TASK_STAGES,
                             help="stop once this stage is finished for every pressure")
         parser.add_argument("--plan", action="store_true", help="check the config, print the plan and stop")
         parser.add_argument("--keys", action="store_true", help="list every config key with its default and stop")
@@ -236,7 +250,7 @@ class ReportCommand:
         print(index)
 
 
-COMMANDS = [InfoCommand, SpecCommand, ExampleCommand, TrainCommand, RunCommand, ReportCommand]
+COMMANDS = [InfoCommand, SpecCommand, PluginDemoCommand, TrainCommand, RunCommand, ReportCommand]
 
 
 def main(argv=None):

@@ -15,8 +15,8 @@ import math
 import os
 import re
 
-STAGES = ("quench", "nvt", "train", "planestrain", "planestress", "report")
-DEFAULT_STAGES = ("quench", "nvt", "train", "planestrain", "report")
+from pysoft.stages import DEFAULT_STAGES, STAGES, pressure_label
+from pysoft.train_settings import TrainSettings as _TRAIN
 
 TIME_UNITS = {"fs": 1.0e-3, "ps": 1.0, "ns": 1.0e3}              # -> ps
 TEMPERATURE_UNITS = {"K": 1.0}
@@ -83,16 +83,17 @@ SCHEMA = {
         compress=Key("bool", False, "write the trajectory through gzip (a third of the disk, more CPU)"),
     ),
     "train": _section(
-        spec=Key("str", "default", "structure-function spec: shipped name or JSON file"),
-        t_r=Key("duration", 6.0, "phop window tR, ps", minimum=0.0, strict_minimum=True),
-        hop_threshold=Key("float", 0.2, "phop peak of a rearrangement, Å^2", minimum=0.0, strict_minimum=True),
-        calm_threshold=Key("float", 0.05, "phop ceiling of non-rearranging atoms, Å^2", minimum=0.0,
-                           strict_minimum=True),
-        per_class=Key("int?", None, "events per class (default: all of the rarer class)", minimum=1),
-        min_events=Key("int", 10, "fewest rearranging events accepted", minimum=1),
-        seed=Key("int", 0, "seed of the balanced draw and the splits", minimum=0),
-        C=Key("floats", [0.01, 0.1, 1.0, 10.0], "SVM C values to cross-validate", minimum=0.0, strict_minimum=True),
-        folds=Key("int", 5, "grouped cross-validation folds", minimum=2),
+        spec=Key("str", _TRAIN.spec, "structure-function spec: shipped name or JSON file"),
+        t_r=Key("duration", _TRAIN.t_r, "phop window tR, ps", minimum=0.0, strict_minimum=True),
+        hop_threshold=Key("float", _TRAIN.hop_threshold, "phop peak of a rearrangement, Å^2", minimum=0.0,
+                          strict_minimum=True),
+        calm_threshold=Key("float", _TRAIN.calm_threshold, "phop ceiling of non-rearranging atoms, Å^2",
+                           minimum=0.0, strict_minimum=True),
+        per_class=Key("int?", _TRAIN.per_class, "events per class (default: all of the rarer class)", minimum=1),
+        min_events=Key("int", _TRAIN.min_events, "fewest rearranging events accepted", minimum=1),
+        seed=Key("int", _TRAIN.seed, "seed of the balanced draw and the splits", minimum=0),
+        C=Key("floats", list(_TRAIN.C_grid), "SVM C values to cross-validate", minimum=0.0, strict_minimum=True),
+        folds=Key("int", _TRAIN.folds, "grouped cross-validation folds", minimum=2),
     ),
     "planestrain": _section(
         nx=Key("int", 2, "copies of the glass along x", minimum=1),
@@ -386,11 +387,6 @@ def _cross_checks(cfg):
         raise ConfigError("model: is given and the train stage is on: drop one (model: is for runs without training)")
     if "train" in cfg["stages"] and len(cfg["train"]["C"]) != len(set(cfg["train"]["C"])):
         raise ConfigError("train.C names a value twice")
-
-
-def pressure_label(p_gpa):
-    """Directory-safe label of a pressure in GPa: 0 -> 'P0GPa', 2.5 -> 'P2.5GPa', -1 -> 'P-1GPa'."""
-    return f"P{p_gpa:g}GPa"
 
 
 def describe():

@@ -1,4 +1,5 @@
-"""A progress line for long loops, on stderr, with elapsed time and an estimate of what is left.
+"""A progress line for long loops, on stderr, with elapsed time and an estimate of what is left;
+and the formats of durations and sizes that ``pysoft run`` and ``pysoft report`` print.
 
 On a terminal it redraws one line; elsewhere (logs, CI) it prints a line every 10 % so logs stay
 short.  No dependency beyond the standard library.
@@ -42,3 +43,17 @@ class Progress:
     def close(self):
         if self.enabled and self.tty and self.done < self.total:
             self.stream.write("\n")
+
+
+def hms(seconds):
+    """A duration as H:MM:SS (negative durations as 0:00:00)."""
+    s = int(round(max(seconds, 0.0)))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def size(nbytes):
+    """A size in bytes as B, kB, MB, GB or TB (powers of 1000)."""
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if nbytes < 1000 or unit == "TB":
+            return f"{nbytes:.0f} {unit}" if unit == "B" else f"{nbytes:.1f} {unit}"
+        nbytes /= 1000.0

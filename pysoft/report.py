@@ -1,12 +1,12 @@
 """``pysoft report``: the paper's figures rebuilt from a run folder of ``pysoft run``.
 
-Reads only what the pipeline wrote (the layout is in :mod:`pysoft.pipeline`):
+Reads only what the pipeline wrote, through :class:`pysoft.runfolder.RunData`:
 
-* ``quench/PxGPa/log.lammps``: the ``quench result:`` line (density, Al4/Al5/Al6 fractions);
+* every ``done.json``: the recorded results (the quench's density and Al4/Al5/Al6 fractions,
+  how each plane-strain loop ended) and the wall times;
 * ``planestrain/PxGPa/planestrain.txt``: step, strain, sxx, syy, szz (GPa), T, PE;
 * ``planestrain/PxGPa/series.jsonl``: the per-step tally of :class:`pysoft.hooks.PlaneStrainTally`;
-* ``planestress/PxGPa/planestress.txt``; ``train/model.json`` (metrics) and ``model_phop.png``;
-* every ``done.json`` (wall times).
+* ``planestress/PxGPa/planestress.txt``; ``train/model.json`` (metrics) and ``model_phop.png``.
 
 and writes ``RUN_DIR/report/``: one PNG per figure and ``index.html``, which embeds the PNGs as
 base64 data URIs and loads nothing from the network.  A figure whose data is missing is listed
@@ -16,7 +16,6 @@ flagged.
 """
 
 import base64
-import glob
 import html
 import json
 import math
@@ -27,134 +26,20 @@ import time
 import numpy as np
 
 from pysoft import series
-from pysoft.results import planestrain_outcome, quench_result
+from pysoft.progress import hms
+from pysoft.runfolder import RunData
+
+__all__ = ["FIGURES", "ReportError", "RunData", "build_report", "render_html", "validate"]
 
 STATES = series.SWITCHED
 STATE_NAMES = {"DC": "decreased CN", "IC": "increased CN", "SC": "same CN, switched neighbour"}
 MIN_DENSITY_RISE = 0.01        # g/cm3 over the pressure range (doc/method.md section 8: +0.15 over 0-4 GPa)
 MIN_CN_RISE = 0.01             # fraction of Al, 1 point (doc/method.md section 8: +14 points over 0-4 GPa)
 ACCURACY_FLOOR = 0.6            # "well above 0.5": at least this, and 2 standard errors above 0.5
-PRESSURE_DIR = re.compile(r"^P(.+)GPa$")
 
 
 class ReportError(ValueError):
     """The run folder holds nothing to report; one line for the user."""
-
-
-# -- reading the run -------------------------------------------------------------------------
-
-
-class RunData:
-    """Everything the report needs, read from a run folder; missing parts are None / empty."""
-
-    def __init__(self, run_dir):
-        self.run_dir = os.path.abspath(run_dir)
-        self.config = _read_json(os.path.join(self.run_dir, "config.json")) or {}
-        self.quench = {}          # P -> dict(density_g_cm3, Al4, Al5, Al6, other)
-        self.strain = {}          # P -> array (nsteps, 7)
-        self.stress = {}          # P -> array (nrows, 6) plane stress
-        self.series = {}          # P -> (header, [rows])
-        self.outcome = {}         # P -> how the plane-strain loop ended (pysoft.results.planestrain_outcome)
-        self.done = []            # done.json dicts
-        for p, d in _pressure_dirs(self.run_dir, "quench"):
-            r = _quench_result(d)
-            if r is not None:
-                self.quench[p] = r
-        for p, d in _pressure_dirs(self.run_dir, "planestrain"):
-            t = _read_table(os.path.join(d, "planestrain.txt"), 7)
-            if t is not None and len(t):
-                self.strain[p] = t
-            o = planestrain_outcome(os.path.join(d, "planestrain.txt"))
-            if o is not None:
-                self.outcome[p] = o
-            s = _read_series(os.path.join(d, "series.jsonl"))
-            if s is not None and s[1]:
-                self.series[p] = s
-        for p, d in _pressure_dirs(self.run_dir, "planestress"):
-            t = _read_table(os.path.join(d, "planestress.txt"), 6)
-            if t is not None and len(t):
-                self.stress[p] = t
-        self.model = _read_json(os.path.join(self.run_dir, "train", "model.json"))
-        phop = os.path.join(self.run_dir, "train", "model_phop.png")
-        self.phop_png = phop if os.path.isfile(phop) else None
-        for path in sorted(glob.glob(os.path.join(self.run_dir, "*", "done.json")) +
-                           glob.glob(os.path.join(self.run_dir, "*", "*", "done.json"))):
-            d = _read_json(path)
-            if d:
-                self.done.append(d)
-        self.pressures = sorted(set(self.quench) | set(self.strain) | set(self.series) | set(self.stress))
-
-    @property
-    def empty(self):
-        return not (self.pressures or self.model)
-
-
-def _read_json(path):
-    try:
-        with open(path) as fh:
-            return json.load(fh)
-    except (OSError, ValueError):
-        return None
-
-
-def _pressure_dirs(run_dir, stage):
-    out = []
-    for d in glob.glob(os.path.join(run_dir, stage, "P*GPa")):
-        m = PRESSURE_DIR.match(os.path.basename(d))
-        if m and os.path.isdir(d):
-            try:
-                out.append((float(m.group(1)), d))
-            except ValueError:
-                pass
-    return sorted(out)
-
-
-def _quench_result(d):
-    for name in ("log.lammps", "screen.txt"):
-        try:
-            with open(os.path.join(d, name), errors="replace") as fh:
-                r = quench_result(fh.read())
-        except OSError:
-            continue
-        if r is not None:
-            return r
-    return None
-
-
-def _read_table(path, ncols):
-    if not os.path.isfile(path):
-        return None
-    rows = []
-    with open(path) as fh:
-        for line in fh:
-            if not line.strip() or line.lstrip().startswith("#"):
-                continue
-            try:
-                row = [float(v) for v in line.split()]
-            except ValueError:
-                continue
-            if len(row) == ncols:
-                rows.append(row)
-    return np.array(rows, dtype=float).reshape(-1, ncols)
-
-
-def _read_series(path):
-    if not os.path.isfile(path):
-        return None
-    header, rows = None, []
-    with open(path) as fh:
-        for line in fh:
-            try:
-                obj = json.loads(line)
-            except ValueError:
-                continue          # a torn last line of a killed run
-            if series.is_header(obj):
-                header = obj
-            elif "step" in obj and header is not None:
-                rows.append(obj)
-    if header is None:
-        return None
-    return header, rows
 
 
 # -- derived quantities -----------------------------------------------------------------------
@@ -966,8 +851,7 @@ def _quench_table(data):
 def _stage_table(data):
     if not data.done:
         return ['<p class="missing">No finished stages recorded (done.json).</p>']
-    order = {"quench": 0, "nvt": 1, "train": 2, "planestrain": 3, "planestress": 4}
-    done = sorted(data.done, key=lambda d: (order.get(d.get("stage"), 9), d.get("pressure_GPa") or 0))
+    done = data.done              # in stage order, then by pressure
     out = ["<table><tr><th>stage</th><th>wall time</th><th>CPU time (all ranks)</th><th>MPI ranks</th>"
            "<th>work</th><th>finished</th></tr>"]
     total = cpu = 0.0
@@ -975,15 +859,11 @@ def _stage_table(data):
         total += d.get("wall_s", 0.0)
         cpu += d.get("cpu_s") or 0.0
         work = f"{d.get('cost', 0):.3g} {d.get('cost_unit', '')}"
-        cpu_s = _hms(d["cpu_s"]) if d.get("cpu_s") is not None else "-"
-        out.append(f"<tr><td>{_e(d.get('label', d.get('stage')))}</td><td>{_e(_hms(d.get('wall_s', 0)))}</td>"
+        cpu_s = hms(d["cpu_s"]) if d.get("cpu_s") is not None else "-"
+        out.append(f"<tr><td>{_e(d.get('label', d.get('stage')))}</td><td>{_e(hms(d.get('wall_s', 0)))}</td>"
                    f"<td>{_e(cpu_s)}</td><td>{_e(d.get('np', '?'))}</td><td>{_e(work)}</td>"
                    f"<td>{_e(d.get('finished', ''))}</td></tr>")
-    out.append(f"<tr><th>all</th><th>{_e(_hms(total))}</th><th>{_e(_hms(cpu))}</th><th></th><th></th><th></th>"
+    out.append(f"<tr><th>all</th><th>{_e(hms(total))}</th><th>{_e(hms(cpu))}</th><th></th><th></th><th></th>"
                "</tr></table>")
     return out
 
-
-def _hms(s):
-    s = int(round(s))
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"

@@ -1,9 +1,11 @@
-"""What the LAMMPS inputs of ``inputs/`` print as their results, parsed in one place.
+"""What the LAMMPS inputs of ``inputs/`` write as their results, parsed in one place.
 
-``pysoft run`` reads these lines to check a stage and record its result in ``done.json``;
-``pysoft report`` reads the same lines from the run folder.
+``pysoft run`` reads these files to check a stage and record its result in ``done.json``;
+``pysoft report`` reads the recorded results (:mod:`pysoft.runfolder`) and falls back on these
+parsers only for a task that has no ``done.json`` yet.
 """
 
+import json
 import re
 
 _FLOAT = r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?nan|[-+]?inf)"
@@ -25,6 +27,9 @@ def quench_result(text):
 PLANESTRAIN_RESULT = re.compile(r"^# planestrain result: fractured ([01]) failure_step (-?\d+) failure_strain (\S+)", re.M)
 
 
+OUTCOME_KEYS = ("fractured", "failure_step", "failure_strain")
+
+
 def planestrain_outcome(path):
     """How the plane-strain loop ended, from its stress-strain file (in.tension.planestrain).
 
@@ -44,3 +49,31 @@ def planestrain_outcome(path):
     fractured = m.group(1) == "1"
     return {"fractured": fractured, "failure_step": int(m.group(2)) if fractured else None,
             "failure_strain": float(m.group(3)) if fractured else None}
+
+
+def read_table(path, ncols):
+    """The rows of a stress-strain file (in.tension.*: '#' comments, then numbers).
+
+    Returns (rows, bad): rows are the lines of `ncols` numbers, as lists of floats (non-finite
+    values kept); bad lists (reason, line) of the other lines, reason "non-numeric" or
+    "columns".  None when there is no file.
+    """
+    try:
+        fh = open(path)
+    except OSError:
+        return None
+    rows, bad = [], []
+    with fh:
+        for line in fh:
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            try:
+                row = [float(v) for v in line.split()]
+            except ValueError:
+                bad.append(("non-numeric", line.strip()))
+                continue
+            if len(row) == ncols:
+                rows.append(row)
+            else:
+                bad.append(("columns", line.strip()))
+    return rows, bad

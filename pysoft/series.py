@@ -57,10 +57,14 @@ def is_header(obj):
 
 
 def read(path):
-    """(header, rows) of a series file, or None when it has no header.  A line that is not JSON
-    (the torn last line of a killed run) is skipped."""
+    """(header, rows) of a series file; header None when it has no series header; None when the
+    file cannot be read.  A line that is not JSON (the torn last line of a killed run) is skipped."""
+    try:
+        fh = open(path)
+    except OSError:
+        return None
     head, rows = None, []
-    with open(path) as fh:
+    with fh:
         for line in fh:
             try:
                 obj = json.loads(line)
@@ -70,6 +74,4 @@ def read(path):
                 head = obj
             elif isinstance(obj, dict) and "step" in obj and head is not None:
                 rows.append(obj)
-    if head is None:
-        return None
     return head, rows

@@ -26,6 +26,9 @@ def _math():
         _lib = ctypes.CDLL(os.path.join(PLUGIN_DIR, "libpysoft_math.so"))
         _lib.pysoft_spec_ncols.restype = ctypes.c_int
         _lib.pysoft_spec_ncols.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int]
+        _lib.pysoft_spec_shape.restype = ctypes.c_int
+        _lib.pysoft_spec_shape.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_int),
+                                           ctypes.POINTER(ctypes.c_double), ctypes.c_char_p, ctypes.c_int]
         _lib.pysoft_spec_label.restype = ctypes.c_int
         _lib.pysoft_spec_label.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
         _lib.pysoft_structure_functions.restype = ctypes.c_int
@@ -86,6 +89,24 @@ def ncols(spec):
     if n < 0:
         raise SpecError(err.value.decode("utf-8", "replace"))
     return n
+
+
+def radial_ncols(spec):
+    """Number of radial columns (they come first), as the plugin counts them."""
+    return _shape(spec)[0]
+
+
+def max_cutoff(spec):
+    """The largest cutoff of the spec's structure functions, Å, as the plugin reads it."""
+    return _shape(spec)[1]
+
+
+def _shape(spec):
+    nradial, cutoff = ctypes.c_int(), ctypes.c_double()
+    err = ctypes.create_string_buffer(512)
+    if _math().pysoft_spec_shape(_text(spec), ctypes.byref(nradial), ctypes.byref(cutoff), err, len(err)) < 0:
+        raise SpecError(err.value.decode("utf-8", "replace"))
+    return nradial.value, cutoff.value
 
 
 def column_labels(spec):

@@ -20,41 +20,23 @@ The model is written only at the end, atomically (JSON and joblib), so a failed 
 model file behind.
 """
 
-import json
 import os
 import platform
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from pysoft.dump import DumpError, read_dump, read_timesteps, timestep_spacing
 from pysoft.phop import PhopStream, draw_balanced, half_window_frames, label_events
 from pysoft.progress import Progress
+from pysoft.train_settings import TrainSettings
+
+__all__ = ["TrainError", "TrainSettings", "train"]
 
 
 class TrainError(ValueError):
     """A problem with the training inputs; the message is one line for the user."""
-
-
-@dataclass
-class TrainSettings:
-    """Everything that defines a training run (all stored in the model's provenance)."""
-
-    types: tuple                       # species of LAMMPS types 1..n, e.g. ("Al", "O")
-    centre: str = None                 # species whose atoms are labelled; default types[0]
-    spec: str = "default"              # structure-function spec (name or file)
-    t_r: float = 6.0                   # phop window tR, ps
-    dt: float = 0.001                  # MD timestep of the dumps, ps
-    hop_threshold: float = 0.2         # Å^2
-    calm_threshold: float = 0.05       # Å^2
-    per_class: int = None              # events per class; default: as many as the rarer class
-    min_events: int = 10               # fewer rearranging events than this is an error
-    seed: int = 0
-    C_grid: tuple = (0.01, 0.1, 1.0, 10.0)
-    folds: int = 5
-    progress: bool = True
-    extra: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -144,12 +126,8 @@ def output_files(out):
 
 
 def check_output(out, paths):
-    """Refuse, before any work, an output that cannot be written or that would replace an input.
-
-    Writability is tested by creating and removing a file, as ``os.access`` answers yes for
-    root even on a read-only file system or a folder under /proc.
-    """
-    import tempfile
+    """Refuse, before any work, an output that cannot be written or that would replace an input."""
+    from pysoft.runfolder import write_problem
 
     out_dir = os.path.dirname(os.path.abspath(out))
     if not os.path.isdir(out_dir):
@@ -158,12 +136,9 @@ def check_output(out, paths):
         for p in paths:
             if os.path.exists(target) and os.path.exists(p) and os.path.samefile(target, p):
                 raise TrainError(f"the output {target} is the input trajectory {p}: give another -o")
-    try:
-        fd, probe = tempfile.mkstemp(dir=out_dir, prefix=".pysoft-probe-")
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as e:
-        raise TrainError(f"cannot write in the output directory {out_dir}: {e.strerror or e}")
+    problem = write_problem(out_dir)
+    if problem:
+        raise TrainError(f"cannot write in the output directory {out_dir}: {problem}")
 
 
 def check_types(path, types):
@@ -270,6 +245,7 @@ class FrameFeatures:
 
     def __init__(self, frame, ntypes, elements, spec_file, ncols):
         from pysoft import plugin
+        from pysoft.spec import load_spec, max_cutoff
 
         self.lmp = plugin.lammps()
         self.ncols = ncols
@@ -290,10 +266,7 @@ mass * 1.0
         wrapped = wrap(frame.positions, cell, origin)
         self.lmp.create_atoms(len(frame.ids), frame.ids.tolist(), frame.types.tolist(),
                               wrapped.ravel().tolist())
-        with open(spec_file) as fh:
-            spec = json.load(fh)
-        spec = spec.get("spec", spec)
-        cut = max(spec["radial"]["cutoff"], (spec.get("angular") or {}).get("cutoff", 0.0))
+        cut = max_cutoff(load_spec(spec_file))
         self.lmp.commands_string(f"""
 pair_style zero {float(cut)!r}
 pair_coeff * *
@@ -389,6 +362,7 @@ def evaluate(X, y, groups, draw, samples, spec, settings):
     from sklearn.model_selection import GroupKFold, GroupShuffleSplit
 
     from pysoft.model import SoftnessModel
+    from pysoft.spec import radial_ncols
 
     n_groups = len(np.unique(groups))
     folds = min(settings.folds, n_groups)
@@ -441,7 +415,7 @@ def evaluate(X, y, groups, draw, samples, spec, settings):
     m["leave_one_sample_out"] = loso
 
     # radial only vs all features
-    nrad = len(spec["species"]) * (int(round((spec["radial"]["mu"][1] - spec["radial"]["mu"][0]) / spec["radial"]["mu"][2])) + 1)
+    nrad = radial_ncols(spec)
     acc = [SoftnessModel(C=C).fit(X[tr_, :nrad], y[tr_]).score(X[te_, :nrad], y[te_])
            for tr_, te_ in cv.split(X, y, groups)]
     m["radial_only_cv_accuracy"] = float(np.mean(acc))
@@ -457,13 +431,12 @@ def report(metrics, provenance, settings):
     for r in metrics["cv"]:
         mark = "  <- chosen" if r["C"] == metrics["C"] else ""
         print(f"{r['C']:>8g} {r['mean']:>14.3f} ± {r['std']:.3f}{mark}")
-    h = metrics["holdout"]
-    print(f"held-out atoms (20 %):  train {h['train']:.3f}  test {h['test']:.3f}  ({h['n_test']} test events)")
-    ts = metrics["time_split"]
-    if "test" in ts:
-        print(f"time split (80/20 %):   train {ts['train']:.3f}  test {ts['test']:.3f}  ({ts['n_test']} test events)")
-    else:
-        print(f"time split: {ts['note']}")
+    for name, key in (("held-out atoms (20 %):", "holdout"), ("time split (80/20 %):", "time_split")):
+        sp = metrics[key]
+        if "test" in sp:
+            print(f"{name:<24}train {sp['train']:.3f}  test {sp['test']:.3f}  ({sp['n_test']} test events)")
+        else:
+            print(f"{name.split(' (')[0]}: {sp['note']}")
     print(f"radial only:            CV {metrics['radial_only_cv_accuracy']:.3f}   "
           f"radial + angular: CV {metrics['all_features_cv_accuracy']:.3f}")
     for r in metrics["leave_one_sample_out"]:

@@ -1,6 +1,7 @@
-"""The README's small example: structure functions of an a-Al2O3-like box, under mpirun.
+"""A one-minute look at the plugin alone: structure functions of an a-Al2O3-like box, under mpirun.
 
-``pysoft example`` writes a LAMMPS input that packs Al and O at random, with minimum distances,
+``pysoft plugin-demo`` (not to be confused with ``pysoft run --example``, the paper's workflow at
+demo scale) writes a LAMMPS input that packs Al and O at random, with minimum distances,
 into a box at 3.2 g/cm^3 (the density of the paper's glasses), and evaluates
 ``compute structure/atom`` on it on N MPI ranks.  The rank-0 worker gathers the per-atom rows by
 atom id and writes ``features.npz``, a summary, and ``radial_mean.png`` (the mean radial
@@ -29,7 +30,7 @@ def lammps_input(units, spec, seed=4711, density=3.2):
     L = box_length(units, density)
     # Al placed first 2.5 Å apart, then O at least 1.6 Å from every atom: a random packing
     # with the short-range order of a glass' hard cores, made in a second, not a quenched glass
-    return f"""# pysoft example: a-Al2O3-like random packing at {density} g/cm^3
+    return f"""# pysoft plugin-demo: a-Al2O3-like random packing at {density} g/cm^3
 units metal
 atom_modify map array
 region box block 0 {L:.6f} 0 {L:.6f} 0 {L:.6f}
@@ -73,7 +74,7 @@ def worker(jobfile):
             json.dump({"seconds": elapsed, "atoms": int(n), "ranks": comm.Get_size(), "volume": volume}, fh)
 
 
-def run_example(out, nprocs=2, units=300, spec="default"):
+def run_demo(out, nprocs=2, units=300, spec="default"):
     from pysoft.spec import column_labels, load_spec, spec_path
 
     os.makedirs(out, exist_ok=True)
@@ -85,11 +86,11 @@ def run_example(out, nprocs=2, units=300, spec="default"):
     jobfile = os.path.abspath(os.path.join(out, "job.json"))
     with open(jobfile, "w") as fh:
         json.dump(job, fh)
-    with open(os.path.join(out, "in.example"), "w") as fh:
+    with open(os.path.join(out, "in.plugin_demo"), "w") as fh:
         fh.write(job["input"])
     mpirun = os.path.join(os.path.dirname(sys.executable), "mpirun")
-    cmd = ([mpirun, "-np", str(nprocs)] if nprocs > 1 else []) + [sys.executable, "-m", "pysoft.example", jobfile]
-    print(f"pysoft example: {5 * units} atoms, spec {spec} ({len(labels)} features), {nprocs} MPI rank(s)")
+    cmd = ([mpirun, "-np", str(nprocs)] if nprocs > 1 else []) + [sys.executable, "-m", "pysoft.plugin_demo", jobfile]
+    print(f"pysoft plugin-demo: {5 * units} atoms, spec {spec} ({len(labels)} features), {nprocs} MPI rank(s)")
     t0 = time.perf_counter()
     # run in the output folder: "python -m" puts the working directory first on sys.path, and
     # from a source checkout that would import the uncompiled pysoft/ instead of the installed one
