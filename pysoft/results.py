@@ -5,7 +5,6 @@
 parsers only for a task that has no ``done.json`` yet.
 """
 
-import json
 import re
 
 _FLOAT = r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?nan|[-+]?inf)"
