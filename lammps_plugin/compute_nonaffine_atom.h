@@ -9,6 +9,7 @@
 #define LMP_COMPUTE_NONAFFINE_ATOM_H
 
 #include "compute.h"
+#include "lmptype.h"
 
 #include <string>
 #include <vector>
@@ -39,6 +40,11 @@ class ComputeNonaffineAtom : public Compute {
 
   void capture();
   void refresh_between_runs();
+  void expected(const double A[3][3], const double *slot, double *p) const;
+  int nearest_copy(int i, tagint jtag, const double *p, double acceptsq) const;
+  bool far_from(int j, int i, const double *p) const;
+  void fetch_far_neighbours(const double A[3][3], const std::vector<int> &pending,
+                            std::vector<tagint> &wanted);
 };
 
 }    // namespace LAMMPS_NS

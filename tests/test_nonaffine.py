@@ -469,15 +469,25 @@ def test_needs_an_atom_map(tmp_path):
     assert "Compute nonaffine/atom requires an atom map, see atom_modify" in msg
 
 
-@pytest.mark.parametrize("nprocs", [1, 2])
-def test_neighbour_beyond_ghost_range(tmp_path, nprocs):
-    # atom 1 jumps 9 Å: its reference neighbours are now beyond the 8 Å of ghost atoms
+@pytest.mark.parametrize("nprocs", [1, 2, 3])
+def test_neighbour_beyond_ghost_range_is_fetched_from_its_owner(tmp_path, nprocs):
+    """An atom thrown 7.8 Å in one step (beyond the 8 Å of ghost atoms minus the 4 Å cutoff, as
+    an atom off a breaking ligament into an opening crack): its reference neighbours are no longer
+    ghosts of its rank; they are fetched from their owners and D2min is the brute-force value."""
+    data = random_data(tmp_path, ORTHO)
+    res, frame = run_d2min(tmp_path, data, [], ["group one id 1", "displace_atoms one move 4.5 4.5 4.5 units box"],
+                           nprocs=nprocs, name="far")
+    want = reference_d2min(res, frame)
+    assert want[0] > 10.0
+    np.testing.assert_allclose(res["c_NA"][:, 0], want, rtol=1e-9, atol=1e-12)
+
+
+def test_deleted_neighbour_is_one_error_line(tmp_path):
     script = ERR_SETUP + ("compute NA all nonaffine/atom 4.0\ncompute NAmax all reduce max c_NA\n"
                           "thermo_style custom step c_NAmax\nrun 0\ngroup one id 1\n"
-                          "displace_atoms one move 4.5 4.5 4.5 units box\nrun 0\n")
-    msg = error_line(run_lmp(tmp_path, script, nprocs=nprocs))
-    assert "reference neighbour(s) not found among the ghost atoms" in msg
-    assert "of atom 1:" in msg and "comm_modify cutoff" in msg
+                          "delete_atoms group one compress no\nrun 0\n")
+    msg = error_line(run_lmp(tmp_path, script, nprocs=2))
+    assert "reference neighbour(s) no longer exist" in msg and "e.g. atom 1 of atom" in msg
 
 
 def test_restart_with_another_cutoff(tmp_path):
