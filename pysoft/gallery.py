@@ -111,7 +111,7 @@ def write_gallery(run_dir, out_dir):
         shutil.copyfile(os.path.join(tmp, "validation.json"), os.path.join(out_dir, "validation.json"))
     cfg = data.config
     title = cfg.get("name") or os.path.basename(data.run_dir)
-    lines = [f"# Validation gallery: {title}", "",
+    lines = [f"# Gallery: {title}", "",
              f"Written by `pysoft report RUN_DIR --gallery` from a run of `pysoft run` "
              f"({5 * cfg.get('units', 0)} atoms per glass, quench pressures "
              f"{', '.join(f'{p:g}' for p in cfg.get('pressures', []))} GPa, {cfg.get('np', '?')} MPI ranks). "

@@ -349,6 +349,7 @@ def test_gallery_writes_figures_and_the_comparison_and_keeps_hand_written_text(r
     for _, filename, title, _, _ in FIGURES:
         assert (gal / filename).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", filename
         assert f"![{title}]({filename})" in readme
+    assert readme.startswith("# Gallery: ")
     assert "| plane strain, 4 GPa glass | peak 15.30 GPa at ε = 0.170; fractured at ε = 0.180" in readme
     assert "| softness model accuracy: held-out atoms (test) | 0.800 on 60 events" in readme
     assert readme.rstrip().endswith(MARKER)
