@@ -1,0 +1,155 @@
+"""The in-run sampler (pysoft.sampler) against the dump path of pysoft train, on one trajectory.
+
+One LAMMPS run of a small supercooled binary LJ liquid writes both a full-precision dump and
+the sampler's dataset.  The dump is then read by pysoft train's own two passes (scan_sample:
+phop and labels; features_of_draw: compute structure/atom in a separate LAMMPS), which are the
+independent reference: the events must be the same pairs, the features equal within 1e-10, on
+1 and on 2 ranks; and pysoft train --samples must print the same model as pysoft train DUMP.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import run_lmp
+
+BIN = os.path.dirname(sys.executable)
+PYSOFT = os.path.join(BIN, "pysoft")
+EVERY = 10             # steps between frames
+DT = 0.005             # LJ time units
+TR = 0.5               # -> h = 5 frames
+FRACTION = 0.25        # calm pairs kept
+HOP, CALM = 0.25, 0.07 # thresholds (σ^2) that give both classes in this liquid
+SPEC = {"species": ["Al", "O"],
+        "radial": {"mu": [0.8, 2.4, 0.2], "L": 0.2, "cutoff": 2.6},
+        "angular": {"cutoff": 1.8, "params": [[1.0, -1, 1], [1.0, 1, 2], [0.5, 1, 1]]}}
+
+SCRIPT = """
+units lj
+atom_style atomic
+region box block 0 6.5 0 6.5 0 6.5
+create_box 2 box
+create_atoms 1 random 260 {seed} NULL overlap 0.8
+set type 1 type/fraction 2 0.2 {seed}
+mass * 1.0
+pair_style lj/cut 2.5
+pair_coeff 1 1 1.0 1.0
+pair_coeff 1 2 1.5 0.8
+pair_coeff 2 2 0.5 0.88
+minimize 1e-6 1e-8 200 2000
+reset_timestep 0
+timestep {dt}
+velocity all create 0.9 {seed} loop geom
+fix md all nvt temp 0.9 0.9 0.5
+run 400
+reset_timestep 0
+variable dt equal {dt}
+variable n_dump equal {every}
+dump traj all custom {every} traj.dump id type x y z ix iy iz
+dump_modify traj sort id format float %.17g delay 1
+include {mod}
+run {steps}
+"""
+
+
+def run_sampled(workdir, nprocs, steps=700, seed=5107):
+    with open(workdir / "spec.json", "w") as fh:
+        json.dump(SPEC, fh)
+    mod = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "inputs", "pysoft_sampler.mod")
+    script = SCRIPT.format(seed=seed, dt=DT, every=EVERY, mod=mod, steps=steps)
+    args = ["-var", "samples", "run.samples", "-var", "tR", str(TR), "-var", "calm_fraction", str(FRACTION),
+            "-var", "spec", str(workdir / "spec.json"), "-var", "hop_threshold", str(HOP),
+            "-var", "calm_threshold", str(CALM)]
+    proc = run_lmp(workdir, script, nprocs=nprocs, args=args, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return workdir / "traj.dump", workdir / "run.samples"
+
+
+def settings(tmp):
+    from pysoft.train import TrainSettings
+
+    return TrainSettings(types=("Al", "O"), spec=str(tmp / "spec.json"), t_r=TR, dt=DT, hop_threshold=HOP,
+                         calm_threshold=CALM, calm_fraction=FRACTION, progress=False)
+
+
+@pytest.fixture(scope="module", params=[1, 2], ids=["np1", "np2"])
+def sampled(request, tmp_path_factory):
+    d = tmp_path_factory.mktemp(f"sampler_np{request.param}")
+    dump, samples = run_sampled(d, request.param)
+    return d, dump, samples
+
+
+def test_inrun_labels_equal_dump_labels(sampled):
+    """Same rearranging and calm (atom, frame) pairs, same atoms, frames and phop histogram."""
+    from pysoft.samples import SampleFiles
+    from pysoft.train import scan_sample
+
+    d, dump, samples = sampled
+    s = settings(d)
+    ref = scan_sample(str(dump), s, [1])
+    got = SampleFiles().samples([str(samples)], s, [1])[0]
+    assert got.nframes == ref.nframes and got.half_window == ref.half_window == 5
+    np.testing.assert_array_equal(got.ids, ref.ids)
+    for field in ("rearranging_frame", "rearranging_atom", "calm_frame", "calm_atom"):
+        np.testing.assert_array_equal(getattr(got.events, field), getattr(ref.events, field), err_msg=field)
+    np.testing.assert_array_equal(got.phop_hist, ref.phop_hist)
+    assert ref.events.n_rearranging >= 5 and ref.events.n_calm >= 20
+
+
+def test_inrun_features_equal_dump_features(sampled):
+    """Every stored feature row equals compute structure/atom on the dumped frame (1e-10)."""
+    from pysoft.phop import BalancedDraw
+    from pysoft.samples import SampleFiles
+    from pysoft.spec import load_spec
+    from pysoft.train import features_of_draw, scan_sample
+
+    d, dump, samples = sampled
+    s = settings(d)
+    ref = scan_sample(str(dump), s, [1])
+    src = SampleFiles()
+    got = src.samples([str(samples)], s, [1])
+    ev = got[0].events
+    frame = np.concatenate([ev.rearranging_frame, ev.calm_frame]).astype(np.int64)
+    atom = np.concatenate([ev.rearranging_atom, ev.calm_atom]).astype(np.int64)
+    label = np.concatenate([np.ones(ev.n_rearranging, np.int8), np.zeros(ev.n_calm, np.int8)])
+    order = np.lexsort((atom, frame))
+    draw = BalancedDraw(np.zeros(len(frame), np.int64), frame[order], atom[order], label[order])
+    spec = load_spec(s.spec)
+    X_ref = features_of_draw([ref], draw, s.types, str(d / "spec.json"), spec, s)
+    X_got = src.features(got, draw, s.types, str(d / "spec.json"), spec, s)
+    assert np.abs(X_ref).max() > 0.1
+    np.testing.assert_allclose(X_got, X_ref, rtol=0, atol=1e-10)
+
+
+def test_samples_file_is_smaller_than_dump(sampled):
+    d, dump, samples = sampled
+    assert os.path.getsize(samples) < os.path.getsize(dump) / 3
+
+
+def pysoft(*args, cwd):
+    return subprocess.run([PYSOFT, *map(str, args)], cwd=str(cwd), capture_output=True, text=True, timeout=600)
+
+
+def test_train_samples_equals_train_dump(sampled):
+    """pysoft train --samples F trains the same model, with the same tables, as pysoft train DUMP."""
+    d, dump, samples = sampled
+    common = ["--types", "Al", "O", "--spec", d / "spec.json", "--tr", TR, "--dt", DT, "--hop-threshold", HOP,
+              "--calm-threshold", CALM, "--calm-fraction", FRACTION, "--min-events", 2, "--folds", 2, "--seed", 4]
+    a = pysoft("train", dump, "-o", d / "from_dump.json", *common, cwd=d)
+    assert a.returncode == 0, a.stderr
+    b = pysoft("train", "--samples", samples, "-o", d / "from_samples.json", *common, cwd=d)
+    assert b.returncode == 0, b.stderr
+    ma = json.loads((d / "from_dump.json").read_text())
+    mb = json.loads((d / "from_samples.json").read_text())
+    # the features differ by ~1e-13; the SVM solver stops at its own tolerance, so the
+    # coefficients agree to that tolerance, and every accuracy of the tables exactly
+    np.testing.assert_allclose(ma["coef"], mb["coef"], rtol=0, atol=1e-4)
+    for key in ("cv", "holdout", "time_split", "radial_only_cv_accuracy", "n_samples"):
+        assert ma["metrics"][key] == mb["metrics"][key], key
+    # the printed tables, less the wall time
+    strip = lambda out: [ln for ln in out.splitlines() if "C" in ln or "split" in ln or "held-out" in ln]  # noqa: E731
+    assert strip(a.stdout)[-8:] == strip(b.stdout)[-8:]
