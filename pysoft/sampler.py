@@ -26,8 +26,8 @@ written when that frame left the ring (a PENDING row) and is confirmed by a CLOS
 
 Features at a past frame need the neighbours' positions at that frame: each rank sends the
 labelled atoms' positions at that frame to all ranks (allgather; a few atoms per frame), every
-rank returns the displacements of its own atoms within the cutoff (minimum image, its own ring),
-and the owner evaluates.  No ghost atoms are used, so the ghost cutoff of the MD is not touched.
+rank returns the displacements of its own atoms within the cutoff (every periodic image within
+reach, from its own ring), and the owner evaluates.  No ghost atoms are used, so the ghost cutoff of the MD is not touched.
 
 The last frames: the dump path closes the phop runs still open at the last frame.  The sampler
 cannot know which frame is the last, so ``end_of_run`` (the function of a second fix, ``at run``)
@@ -289,6 +289,12 @@ class Sampler:
         inv = np.linalg.inv(cell)
         orth = not (cell[1, 0] or cell[2, 0] or cell[2, 1])
         lengths = np.diag(cell).copy()
+        # a cutoff beyond half the box reaches several images of an atom (the centre's own too),
+        # as LAMMPS' ghost atoms do: then every image within reach is enumerated
+        hmin = _heights(cell).min()
+        m = int(np.ceil(self.cutoff / hmin + 0.5)) if self.cutoff >= 0.5 * hmin else 0
+        grid = np.arange(-m, m + 1)
+        shifts = np.stack(np.meshgrid(grid, grid, grid, indexing="ij"), -1).reshape(-1, 3) @ cell
         species = self.type_species[types]
         trees = {}
         replies = []
@@ -297,18 +303,24 @@ class Sampler:
             for frame in np.unique(cframe):
                 sel = np.flatnonzero(cframe == frame)
                 uf = U[:, frame % W]
-                if orth:
+                if m:
+                    found = [None] * len(sel)
+                elif orth:
                     if frame not in trees:
                         trees[frame] = cKDTree(_wrap(uf, lengths), boxsize=lengths)
                     found = trees[frame].query_ball_point(_wrap(cpos[sel], lengths), self.cutoff)
                 else:
                     found = [np.arange(len(uf))] * len(sel)
                 for j, nb in zip(sel, found):
-                    nb = np.asarray(nb, np.int64)
+                    nb = np.arange(len(uf)) if nb is None else np.asarray(nb, np.int64)
                     d = uf[nb] - cpos[j]
                     fr = d @ inv
                     d = (fr - np.round(fr)) @ cell
-                    ok = (np.einsum("ij,ij->i", d, d) < self.cutoff ** 2) & (ids[nb] != cid[j]) & (species[nb] >= 0)
+                    if m:
+                        d = (d[:, None, :] + shifts[None]).reshape(-1, 3)
+                        nb = np.repeat(nb, len(shifts))
+                    r2 = np.einsum("ij,ij->i", d, d)
+                    ok = (r2 < self.cutoff ** 2) & ((ids[nb] != cid[j]) | (r2 > 0)) & (species[nb] >= 0)
                     owner_idx.append(np.full(int(ok.sum()), j, np.int64))
                     disp.append(d[ok])
                     sp.append(species[nb[ok]])
@@ -334,13 +346,8 @@ class Sampler:
         from pysoft import __version__
         from pysoft.train import PHOP_BINS
 
-        heights = abs(np.linalg.det(cell)) / np.array([np.linalg.norm(np.cross(cell[(d + 1) % 3], cell[(d + 2) % 3]))
-                                                       for d in range(3)])
         if not all(periodic):
             raise SamplerError("the sampler needs a periodic box (boundary p p p)")
-        if not self.cutoff < 0.5 * heights.min():
-            raise SamplerError(f"the structure cutoff {self.cutoff} Å is not below half the shortest box height "
-                               f"({0.5 * heights.min():.3f} Å)")
         self.first_timestep = ts
         self.hist = np.zeros(len(PHOP_BINS) - 1, np.int64)
         all_ids = np.concatenate(self.comm.gather(ids[centre], root=0) or [np.zeros(0, np.int64)])
@@ -405,6 +412,12 @@ def end_of_run(lmp, out="samples.pysoft"):
     if sampler is None:
         return
     sampler.end_of_run(lmp)
+
+
+def _heights(cell):
+    """Distances between opposite faces of the cell (rows a, b, c)."""
+    vol = abs(np.linalg.det(cell))
+    return np.array([vol / np.linalg.norm(np.cross(cell[(d + 1) % 3], cell[(d + 2) % 3])) for d in range(3)])
 
 
 def _wrap(points, lengths):

@@ -31,9 +31,9 @@ SPEC = {"species": ["Al", "O"],
 SCRIPT = """
 units lj
 atom_style atomic
-region box block 0 6.5 0 6.5 0 6.5
+region box block 0 {box} 0 {box} 0 {box}
 create_box 2 box
-create_atoms 1 random 260 {seed} NULL overlap 0.8
+create_atoms 1 random {natoms} {seed} NULL overlap 0.8
 set type 1 type/fraction 2 0.2 {seed}
 mass * 1.0
 pair_style lj/cut 2.5
@@ -56,11 +56,12 @@ run {steps}
 """
 
 
-def run_sampled(workdir, nprocs, steps=700, seed=5107):
+def run_sampled(workdir, nprocs, box=6.5, steps=700, seed=5107):
     with open(workdir / "spec.json", "w") as fh:
         json.dump(SPEC, fh)
     mod = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "inputs", "pysoft_sampler.mod")
-    script = SCRIPT.format(seed=seed, dt=DT, every=EVERY, mod=mod, steps=steps)
+    script = SCRIPT.format(seed=seed, dt=DT, every=EVERY, mod=mod, steps=steps, box=box,
+                           natoms=int(round(0.95 * box ** 3)))
     args = ["-var", "samples", "run.samples", "-var", "tR", str(TR), "-var", "calm_fraction", str(FRACTION),
             "-var", "spec", str(workdir / "spec.json"), "-var", "hop_threshold", str(HOP),
             "-var", "calm_threshold", str(CALM)]
@@ -76,10 +77,13 @@ def settings(tmp):
                          calm_threshold=CALM, calm_fraction=FRACTION, progress=False)
 
 
-@pytest.fixture(scope="module", params=[1, 2], ids=["np1", "np2"])
+# 6.5 σ: the spec's cutoff 2.6 σ is within half the box; 4.2 σ: it is not, and neighbours
+# include several images of an atom (the centre's own too), as LAMMPS' ghost atoms do
+@pytest.fixture(scope="module", params=[(1, 6.5), (2, 6.5), (1, 4.2)], ids=["np1", "np2", "np1-smallbox"])
 def sampled(request, tmp_path_factory):
-    d = tmp_path_factory.mktemp(f"sampler_np{request.param}")
-    dump, samples = run_sampled(d, request.param)
+    nprocs, box = request.param
+    d = tmp_path_factory.mktemp(f"sampler_np{nprocs}")
+    dump, samples = run_sampled(d, nprocs, box=box)
     return d, dump, samples
 
 
