@@ -378,7 +378,7 @@ class Pipeline:
         for t in self.tasks:
             if t.done is not None:
                 continue
-            if t.stage == "nvt":
+            if t.stage == "nvt" and self.config["nvt"]["sampler"] == "dump":
                 need += frames * self.natoms * DUMP_BYTES_PER_ATOM * (GZIP_FRACTION if self.config["nvt"]["compress"] else 1)
             elif t.stage in MD_STAGES:
                 need += self.natoms * 200 + 5.0e6        # data file, logs
@@ -624,6 +624,8 @@ class Pipeline:
         data = os.path.join(self.run_dir, task.upstream[0].directory, "glass.data")
         variables = {**self._common_vars(), "data": data, **{k: v for k, v in n.items() if k != "compress"},
                      "dump": name}
+        if n["sampler"] == "inrun":
+            return self._run_nvt_inrun(task, d, beat, variables)
         self._lammps(task, d, INPUT_FILES["nvt"], variables, beat)
         try:
             frames = len(read_timesteps(os.path.join(d, name)))
@@ -635,11 +637,49 @@ class Pipeline:
         return {"trajectory": name, "log": "log.lammps"}, {"frames": frames,
                                                              "bytes": os.path.getsize(os.path.join(d, name))}
 
+    def _run_nvt_inrun(self, task, d, beat, variables):
+        """The 300 K stage with the in-run sampler (nvt.sampler: inrun): a dataset, no trajectory."""
+        from pysoft.samples import SamplesError, read_dataset
+
+        tr = self.config["train"]
+        name = f"samples_{pressure_label(task.pressure)}.pysoft"
+        variables = {**variables, "samples": name, "sampler_mod": os.path.join(self.inputs_dir, "pysoft_sampler.mod"),
+                     "tR": tr["t_r"], "hop_threshold": tr["hop_threshold"], "calm_threshold": tr["calm_threshold"],
+                     "spec": tr["spec"]}
+        variables.pop("dump")
+        if os.path.exists(os.path.join(d, name)):
+            os.unlink(os.path.join(d, name))       # a stage re-run starts its dataset afresh
+        self._lammps(task, d, INPUT_FILES["nvt"], variables, beat)
+        try:
+            frames = read_dataset(os.path.join(d, name)).nframes
+        except SamplesError as e:
+            raise RunError(f"{task.label}: {e}")
+        want = nvt_frames(self.config["nvt"]) - 1     # the sampler is not called at step 0
+        if frames != want:
+            raise RunError(f"{task.label}: {name} has {frames} frames, expected {want}")
+        return {"samples": name, "log": "log.lammps"}, {"frames": frames,
+                                                        "bytes": os.path.getsize(os.path.join(d, name))}
+
     def _run_train(self, task, d, beat):
         self._stale_upstream(task)
         tr = self.config["train"]
-        dumps = [os.path.join(self.run_dir, u.directory, u.done["outputs"]["trajectory"]) for u in task.upstream]
-        cmd = [sys.executable, "-m", "pysoft.cli", "train", *dumps, "--types", "Al", "O", "-o", "model.json",
+        dumps = [os.path.join(self.run_dir, u.directory, u.done["outputs"]["trajectory"]) for u in task.upstream
+                 if "trajectory" in u.done["outputs"]]
+        datasets = [os.path.join(self.run_dir, u.directory, u.done["outputs"]["samples"]) for u in task.upstream
+                    if "samples" in u.done["outputs"]]
+        if dumps and datasets:
+            raise RunError(f"{task.label}: the 300 K stages mix trajectories and in-run datasets; "
+                           f"re-run them with one nvt.sampler")
+        inputs = dumps
+        if datasets:
+            from pysoft.samples import SamplesError, read_header
+
+            try:
+                fraction = {read_header(p)[0]["calm_fraction"] for p in datasets}
+            except SamplesError as e:
+                raise RunError(f"{task.label}: {e}")
+            inputs = ["--samples", *datasets, "--calm-fraction", _fmt(fraction.pop())]
+        cmd = [sys.executable, "-m", "pysoft.cli", "train", *inputs, "--types", "Al", "O", "-o", "model.json",
                "--spec", tr["spec"], "--tr", _fmt(tr["t_r"]), "--dt", _fmt(DT_PS),
                "--hop-threshold", _fmt(tr["hop_threshold"]), "--calm-threshold", _fmt(tr["calm_threshold"]),
                "--min-events", str(tr["min_events"]), "--seed", str(tr["seed"]),
