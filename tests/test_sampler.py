@@ -157,3 +157,76 @@ def test_train_samples_equals_train_dump(sampled):
     # the printed tables, less the wall time
     strip = lambda out: [ln for ln in out.splitlines() if "C" in ln or "split" in ln or "held-out" in ln]  # noqa: E731
     assert strip(a.stdout)[-8:] == strip(b.stdout)[-8:]
+
+
+def test_wrong_setting_for_samples_is_one_line(sampled):
+    d, dump, samples = sampled
+    proc = pysoft("train", "--samples", samples, "--types", "Al", "O", "--spec", d / "spec.json", "--tr", 0.7,
+                  "-o", d / "x.json", cwd=d)
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "sampled with --tr 0.5" in lines[0] and "give --tr 0.5" in lines[0], proc.stderr
+
+
+# -- the dataset file without LAMMPS ---------------------------------------------------------------
+
+NCOLS = 2
+HEADER = {"types": ["Al", "O"], "centre": "Al", "ncols": NCOLS, "half_window": 1, "hop_threshold": 0.2,
+          "calm_threshold": 0.05, "first_timestep": 0}
+
+
+def rows(kind, ids, frames):
+    from pysoft.samples import Rows
+
+    n = len(ids)
+    return Rows(np.full(n, kind, np.int8), np.array(ids, np.int64), np.array(frames, np.int64),
+                np.linspace(0.3, 0.5, n), np.arange(n * NCOLS, dtype=float).reshape(n, NCOLS) + 10 * kind)
+
+
+def test_torn_or_corrupt_last_block_is_skipped(tmp_path):
+    """A killed run leaves a torn block: every complete frame before it still counts."""
+    from pysoft import samples as ds
+
+    path = str(tmp_path / "a.samples")
+    w = ds.SampleWriter(path, HEADER, [5, 3, 9])
+    sizes = [w.append(ds.FRAME, 10 * (k + 1), k, rows(ds.CALM, [3, 9], [k, k]), np.full(4, k)) for k in range(3)]
+    full = open(path, "rb").read()
+    assert ds.read_dataset(path).nframes == 3
+    with open(path, "wb") as fh:               # cut inside the last block
+        fh.write(full[:-sizes[-1] // 2])
+    got = ds.read_dataset(path)
+    assert (got.nframes, got.torn, len(got.rows)) == (2, True, 4)
+    np.testing.assert_array_equal(got.phop_hist, np.full(4, 1))
+    np.testing.assert_array_equal(got.ids, [3, 5, 9])
+    damaged = bytearray(full)
+    damaged[-3] ^= 0xFF                        # a flipped byte in the last payload
+    with open(path, "wb") as fh:
+        fh.write(bytes(damaged))
+    assert ds.read_dataset(path).nframes == 2
+
+
+def test_tail_counts_only_as_the_last_block_and_close_takes_pending_features(tmp_path):
+    from pysoft import samples as ds
+
+    path = str(tmp_path / "b.samples")
+    w = ds.SampleWriter(path, HEADER, [1, 2, 3])
+    hist = np.zeros(4, np.int64)
+    w.append(ds.FRAME, 10, 0, rows(ds.PENDING, [2], [0]), hist)
+    w.append(ds.FRAME, 20, 1, rows(ds.CALM, [1], [1]), hist)
+    w.append(ds.TAIL, 20, 1, rows(ds.CLOSE, [2], [0]), hist)
+    ev, hop_x, calm_x = ds.labelled_pairs(ds.read_dataset(path))
+    assert (ev.rearranging_frame.tolist(), ev.rearranging_atom.tolist()) == ([0], [1])
+    np.testing.assert_array_equal(hop_x, rows(ds.PENDING, [2], [0]).features)
+    w.append(ds.FRAME, 30, 2, rows(ds.HOP, [3], [1]), hist)     # the run went on: the tail is void
+    ev, hop_x, calm_x = ds.labelled_pairs(ds.read_dataset(path))
+    assert (ev.rearranging_frame.tolist(), ev.rearranging_atom.tolist()) == ([1], [2])
+    assert (ev.calm_frame.tolist(), ev.calm_atom.tolist()) == ([1], [0])
+
+
+def test_existing_dataset_is_not_overwritten(tmp_path):
+    from pysoft import samples as ds
+
+    path = str(tmp_path / "c.samples")
+    ds.SampleWriter(path, HEADER, [1])
+    with pytest.raises(ds.SamplesError, match="exists; add 'arg replace yes'"):
+        ds.SampleWriter(path, HEADER, [1])
