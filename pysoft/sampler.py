@@ -202,7 +202,11 @@ class Sampler:
             X0[:] = u
             S[:, self.BEST_T] = -1
             S[:, self.LAST_LOUD] = -h - 1
-        self.box = (cell, origin)
+        if k == 0:
+            self.cell = cell
+        elif not np.array_equal(cell, self.cell):
+            # features at a past frame use today's cell for the periodic images
+            raise SamplerError(f"the box changed at timestep {ts}: the sampler needs a fixed box (NVT)")
         U[:, k % W] = u
         t = k - h
         full = k >= 2 * h

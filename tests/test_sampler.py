@@ -131,7 +131,8 @@ def test_inrun_features_equal_dump_features(sampled):
 
 def test_samples_file_is_smaller_than_dump(sampled):
     d, dump, samples = sampled
-    assert os.path.getsize(samples) < os.path.getsize(dump) / 3
+    # at 70-260 atoms the per-frame phop histogram (880 bytes) is a good part of the file
+    assert os.path.getsize(samples) < os.path.getsize(dump) / 2
 
 
 def pysoft(*args, cwd):
