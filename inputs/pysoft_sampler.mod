@@ -24,7 +24,7 @@ variable pysoft_h      equal floor(${tR}/(2*${dt}*${n_dump})+0.5+1e-9)
 variable pysoft_cols   equal 14*v_pysoft_h+18
 
 fix pysoft_state all property/atom d2_pysoft_sampler ${pysoft_cols}
-fix pysoft_sampler all pysoft/invoke ${n_dump} pysoft.sampler:Sampler arg out ${samples} arg types ${types} &
+fix pysoft_sampler all pysoft/invoke ${n_dump} pysoft.sampler:Sampler start yes arg out ${samples} arg types ${types} &
     arg every ${n_dump} arg tR ${tR} arg calm_fraction ${calm_fraction} arg spec ${spec} &
     arg hop_threshold ${hop_threshold} arg calm_threshold ${calm_threshold}
 fix pysoft_sampler_end all pysoft/invoke 1 pysoft.sampler:end_of_run at run arg out ${samples}

@@ -654,7 +654,7 @@ class Pipeline:
             frames = read_dataset(os.path.join(d, name)).nframes
         except SamplesError as e:
             raise RunError(f"{task.label}: {e}")
-        want = nvt_frames(self.config["nvt"]) - 1     # the sampler is not called at step 0
+        want = nvt_frames(self.config["nvt"])
         if frames != want:
             raise RunError(f"{task.label}: {name} has {frames} frames, expected {want}")
         return {"samples": name, "log": "log.lammps"}, {"frames": frames,

@@ -35,6 +35,7 @@ writes what closing them now would add as a TAIL block, void if the run goes on.
 """
 
 import os
+import time
 
 import numpy as np
 
@@ -128,6 +129,7 @@ class Sampler:
         self.hist = None
         self.writer = None
         self.bytes_written = 0
+        self.seconds = 0.0          # wall time spent in the sampler on this rank
         W, L = 2 * h + 1, 2 * h + 2
         self._cols = {"U": (0, 3 * W), "P": (3 * W, 3 * W + 3 * L), "Q": (3 * W + 3 * L, 3 * W + 4 * L)}
         base = 3 * W + 4 * L
@@ -187,7 +189,8 @@ class Sampler:
 
         ts = int(lmp.extract_global("ntimestep"))
         if self.last_timestep is not None and ts == self.last_timestep:
-            return
+            return              # a run that starts where the last one ended: this frame is in
+        t0 = time.perf_counter()
         if self.last_timestep is not None and ts - self.last_timestep != self.every:
             raise SamplerError(f"frames must be {self.every} steps apart: timestep {ts} follows {self.last_timestep}")
         ids, types, u, cell, origin, periodic = self._frame(lmp)
@@ -226,6 +229,7 @@ class Sampler:
         self._write(ds.FRAME, ts, k, rows, hist, MPI)
         self.last_timestep = ts
         self.k += 1
+        self.seconds += time.perf_counter() - t0
 
     def _peaks(self, S, ci, v, t, k, requests, direct, ids):
         """One phop row (frame t) through the peak rule of label_events (_mark_peaks)."""
@@ -408,6 +412,10 @@ class Sampler:
                 direct.append((ds.CLOSE, ids[ci[old]], best_t[old], best[old]))
         rows = self._evaluate(requests, direct, ids, types, U, cell)
         self._write(ds.TAIL, self.last_timestep, k, rows, np.zeros_like(self.hist), MPI)
+        slowest = self.comm.reduce(self.seconds, op=MPI.MAX, root=0)
+        if self.rank == 0:
+            print(f"pysoft.sampler: {self.k} frames, {slowest:.2f} s in the sampler "
+                  f"({1e3 * slowest / self.k:.1f} ms a frame), {self.bytes_written} bytes in {self.out}", flush=True)
 
 
 def end_of_run(lmp, out="samples.pysoft"):

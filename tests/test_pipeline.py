@@ -383,7 +383,7 @@ def test_inrun_sampler_stage_trains_without_a_trajectory(tmp_path, capsys):
     for p in ("P0GPa", "P4GPa"):
         nvt = done(run, f"nvt/{p}")
         assert nvt["outputs"]["samples"] == f"samples_{p}.pysoft"
-        assert nvt["result"]["frames"] == 60
+        assert nvt["result"]["frames"] == 61
         assert not [f for f in os.listdir(os.path.join(run, "nvt", p)) if f.endswith(".lammpstrj")]
     train = done(run, "train")
     assert train["result"]["n_samples"] >= 10

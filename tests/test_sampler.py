@@ -50,7 +50,7 @@ reset_timestep 0
 variable dt equal {dt}
 variable n_dump equal {every}
 dump traj all custom {every} traj.dump id type x y z ix iy iz
-dump_modify traj sort id format float %.17g delay 1
+dump_modify traj sort id format float %.17g
 include {mod}
 run {steps}
 """
