@@ -75,12 +75,14 @@ class Sampler:
     calm_fraction : calm pairs kept, :func:`pysoft.phop.keep_calm` (1/256 = 0.00390625)
     state : name of the ``fix property/atom d2_NAME`` array, 14h + 18 columns (``pysoft_sampler``)
     replace : ``yes`` to overwrite an existing ``out`` (default ``no``)
+    restart : ``yes`` after ``read_restart``: continue ``out`` from the restart's step (its later
+        frames are cut off); the per-atom state comes back with the fix property/atom
     sync : ``no`` to skip the fsync after each frame (default ``yes``)
     """
 
     def __init__(self, lmp, out="samples.pysoft", types=None, every=None, tR="6", centre=None, spec="default",
                  hop_threshold="0.2", calm_threshold="0.05", calm_fraction="0.00390625", state="pysoft_sampler",
-                 replace="no", sync="yes"):
+                 replace="no", sync="yes", restart="no"):
         from mpi4py import MPI
 
         from pysoft.spec import load_spec, ncols
@@ -123,6 +125,7 @@ class Sampler:
         self.out = out
         self.sync = _flag(sync)
         self.replace = _flag(replace)
+        self.restart = _flag(restart)
         self.k = 0                  # frames seen
         self.last_timestep = None
         self.first_timestep = None
@@ -188,6 +191,8 @@ class Sampler:
         from pysoft.train import PHOP_BINS
 
         ts = int(lmp.extract_global("ntimestep"))
+        if self.restart and self.k == 0:
+            self._resume(lmp, ts)
         if self.last_timestep is not None and ts == self.last_timestep:
             return              # a run that starts where the last one ended: this frame is in
         t0 = time.perf_counter()
@@ -374,6 +379,42 @@ class Sampler:
         problem = self.comm.bcast(problem, root=0)
         if problem:
             raise SamplerError(problem)
+
+    def _resume(self, lmp, ts):
+        """Continue the dataset after read_restart: counters from the file, state from LAMMPS."""
+        from pysoft.train import PHOP_BINS
+
+        n = lmp.extract_global("nlocal")
+        S = self._views(lmp, n)[0]
+        blank = self.comm.allreduce(int(n > 0 and not S.any()), op=__import__("mpi4py").MPI.MAX)
+        decision = None
+        if self.rank == 0:
+            try:
+                if blank:
+                    raise ds.SamplesError(f"restart yes, but fix property/atom {self.state} holds no state: define it, "
+                                          f"with the same ID, before the first run after read_restart")
+                header, k, last, hist = ds.resume(self.out, ts)
+                mine = {"half_window": self.h, "every": self.every, "hop_threshold": self.hop_threshold,
+                        "calm_threshold": self.calm_threshold, "calm_fraction": self.calm_fraction,
+                        "types": self.types, "spec": self.spec}
+                for key, value in mine.items():
+                    if header[key] != value:
+                        raise ds.SamplesError(f"{self.out} was sampled with {key} {header[key]}, "
+                                              f"this run asks for {value}: cannot continue it")
+                decision = ("ok", (header["first_timestep"], k, last, hist))
+            except (ds.SamplesError, OSError) as e:
+                decision = ("error", str(e))
+        kind, value = self.comm.bcast(decision, root=0)
+        if kind == "error":
+            raise SamplerError(value)
+        self.first_timestep, self.k, self.last_timestep, hist = value
+        self.hist = np.asarray(hist, np.int64) if len(hist) else np.zeros(len(PHOP_BINS) - 1, np.int64)
+        if self.rank == 0:
+            self.writer = ds.SampleWriter(self.out, None, None)
+            self.bytes_written = os.path.getsize(self.out)
+            print(f"pysoft.sampler: continuing {self.out} after frame {self.k - 1} (timestep {self.last_timestep})",
+                  flush=True)
+        self.cell = self._frame(lmp)[3]
 
     def _write(self, kind, ts, frame, rows, hist, MPI):
         parts = self.comm.gather(rows, root=0)

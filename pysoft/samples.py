@@ -99,10 +99,13 @@ def _rows_payload(rows, hist):
 
 
 class SampleWriter:
-    """Appends blocks to a dataset file (one process: rank 0)."""
+    """Appends blocks to a dataset file (one process: rank 0); ``centre_ids=None`` appends to
+    an existing file (after :func:`resume`)."""
 
     def __init__(self, path, header, centre_ids, replace=False):
         self.path = path
+        if centre_ids is None:
+            return
         if os.path.exists(path) and not replace:
             raise SamplesError(f"dataset file {path} exists; add 'arg replace yes' to overwrite it")
         text = MAGIC + (json.dumps(dict(header, format=FORMAT)) + "\n").encode()
@@ -190,6 +193,41 @@ def read_dataset(path, nbins=None):
     if hist is None:
         hist = np.zeros(nbins or 0, np.int64)
     return Dataset(path, header, ids, rows, last_frame + 1, hist, torn)
+
+
+def resume(path, timestep):
+    """Cut a dataset back to its frames at or before `timestep` (the step of the restart file
+    the run continues from) and return ``(header, next frame, last timestep, histogram)``.
+
+    The blocks after that step (written before the run was stopped, from a state the restart
+    file does not hold) and any TAIL are removed, by truncating the file.
+    """
+    header, offset = read_header(path)
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        data = fh.read()
+    ncols = int(header["ncols"])
+    pos, keep, last = 0, None, None
+    while pos + BLOCK.size <= len(data):
+        magic, kind, ts, frame, nrows, nbytes, crc = BLOCK.unpack_from(data, pos)
+        payload = data[pos + BLOCK.size:pos + BLOCK.size + nbytes]
+        if magic != BLOCK_MAGIC or len(payload) != nbytes or zlib.crc32(payload) != crc:
+            break
+        pos += BLOCK.size + nbytes
+        if kind == IDS:
+            keep = pos
+        elif kind == FRAME and ts <= timestep:
+            keep, last = pos, (frame, ts, _parse_rows(payload, nrows, ncols)[1])
+        elif kind == FRAME:
+            break
+    if last is None:
+        raise SamplesError(f"{path} has no frame at or before timestep {timestep}: nothing to continue")
+    with open(path, "r+b") as fh:
+        fh.truncate(offset + keep)
+        fh.flush()
+        os.fsync(fh.fileno())
+    frame, ts, hist = last
+    return header, frame + 1, ts, hist
 
 
 def _parse_rows(payload, n, ncols):

@@ -106,12 +106,15 @@ def test_inrun_labels_equal_dump_labels(sampled):
 
 def test_inrun_features_equal_dump_features(sampled):
     """Every stored feature row equals compute structure/atom on the dumped frame (1e-10)."""
+    assert_features_equal(*sampled)
+
+
+def assert_features_equal(d, dump, samples):
     from pysoft.phop import BalancedDraw
     from pysoft.samples import SampleFiles
     from pysoft.spec import load_spec
     from pysoft.train import features_of_draw, scan_sample
 
-    d, dump, samples = sampled
     s = settings(d)
     ref = scan_sample(str(dump), s, [1])
     src = SampleFiles()
@@ -127,6 +130,58 @@ def test_inrun_features_equal_dump_features(sampled):
     X_got = src.features(got, draw, s.types, str(d / "spec.json"), spec, s)
     assert np.abs(X_ref).max() > 0.1
     np.testing.assert_allclose(X_got, X_ref, rtol=0, atol=1e-10)
+
+
+RESTARTED = """
+units lj
+atom_style atomic
+read_restart a.restart
+variable dt equal {dt}
+variable n_dump equal {every}
+fix md all nvt temp 0.9 0.9 0.5
+dump traj all custom {every} b.dump id type x y z ix iy iz
+dump_modify traj sort id format float %.17g
+include {mod}
+run 350
+"""
+
+
+def frames_of(path):
+    """The frames of a text dump, by timestep."""
+    text = open(path).read()
+    return {int(f.split("\n", 2)[1]): "ITEM: TIMESTEP" + f for f in text.split("ITEM: TIMESTEP")[1:]}
+
+
+def test_restart_continues_the_dataset(tmp_path):
+    """A run stopped after its restart file: read_restart + 'restart yes' cuts the dataset back to
+    the restart's step and continues it; the result equals the dump path on the trajectory made of
+    the frames before the restart and those of the continued run."""
+    import shutil
+
+    from pysoft.samples import SampleFiles
+    from pysoft.train import scan_sample
+
+    dump_a, samples = run_sampled(tmp_path, 1, steps="350\nwrite_restart a.restart\nrun 350")
+    kept = shutil.copy(samples, tmp_path / "a.samples")
+    mod = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "inputs", "pysoft_sampler.mod")
+    args = ["-var", "samples", "run.samples", "-var", "tR", str(TR), "-var", "calm_fraction", str(FRACTION),
+            "-var", "spec", str(tmp_path / "spec.json"), "-var", "hop_threshold", str(HOP),
+            "-var", "calm_threshold", str(CALM), "-var", "sampler_restart", "yes"]
+    proc = run_lmp(tmp_path, RESTARTED.format(dt=DT, every=EVERY, mod=mod), args=args, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "continuing run.samples after frame 35 (timestep 350)" in proc.stdout
+    assert os.path.getsize(samples) != os.path.getsize(kept)       # cut back, then continued
+    a, b = frames_of(dump_a), frames_of(tmp_path / "b.dump")
+    with open(tmp_path / "joined.dump", "w") as fh:
+        fh.write("".join([a[t] for t in sorted(a) if t <= 350] + [b[t] for t in sorted(b) if t > 350]))
+    s = settings(tmp_path)
+    ref = scan_sample(str(tmp_path / "joined.dump"), s, [1])
+    got = SampleFiles().samples([str(samples)], s, [1])[0]
+    assert got.nframes == ref.nframes == 71
+    for field in ("rearranging_frame", "rearranging_atom", "calm_frame", "calm_atom"):
+        np.testing.assert_array_equal(getattr(got.events, field), getattr(ref.events, field), err_msg=field)
+    np.testing.assert_array_equal(got.phop_hist, ref.phop_hist)
+    assert_features_equal(tmp_path, tmp_path / "joined.dump", samples)
 
 
 def test_samples_file_is_smaller_than_dump(sampled):
