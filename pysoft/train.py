@@ -119,7 +119,8 @@ def train(paths, settings, out, source=None):
     n_hop = sum(e.n_rearranging for e in events)
     n_calm = sum(e.n_calm for e in events)
     say(settings, f"events: {n_hop} rearranging (phop peak > {settings.hop_threshold:g} Å^2), "
-                  f"{n_calm} non-rearranging (phop < {settings.calm_threshold:g} Å^2 over tR) "
+                  f"{n_calm} non-rearranging (phop < {settings.calm_threshold:g} Å^2 over tR"
+                  f"{f'; the calm fraction {settings.calm_fraction:g} kept' if settings.calm_fraction < 1 else ''}) "
                   f"in {len(samples)} sample(s)")
     try:
         draw = draw_balanced(events, n=settings.per_class, min_events=settings.min_events, seed=settings.seed)
