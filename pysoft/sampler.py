@@ -34,6 +34,7 @@ cannot know which frame is the last, so ``end_of_run`` (the function of a second
 writes what closing them now would add as a TAIL block, void if the run goes on.
 """
 
+import json
 import os
 import time
 
@@ -109,7 +110,7 @@ class Sampler:
             self.spec = load_spec(spec)
         except (FileNotFoundError, ValueError) as e:
             raise SamplerError(str(e))
-        self.spec_text = __import__("json").dumps(self.spec)
+        self.spec_text = json.dumps(self.spec)
         self.ncols = ncols(self.spec_text)
         self.cutoff = max(self.spec["radial"]["cutoff"], (self.spec.get("angular") or {}).get("cutoff", 0.0))
         species = self.spec["species"]
@@ -208,7 +209,7 @@ class Sampler:
         t0 = time.perf_counter()
         if self.last_timestep is not None and ts - self.last_timestep != self.every:
             raise SamplerError(f"frames must be {self.every} steps apart: timestep {ts} follows {self.last_timestep}")
-        ids, types, u, cell, origin, periodic = self._frame(lmp)
+        ids, types, u, cell, _, periodic = self._frame(lmp)
         n = len(ids)
         S, U, P, Q, X0 = self._views(lmp, n)
         h, k = self.h, self.k
@@ -392,11 +393,13 @@ class Sampler:
 
     def _resume(self, lmp, ts):
         """Continue the dataset after read_restart: counters from the file, state from LAMMPS."""
+        from mpi4py import MPI
+
         from pysoft.train import PHOP_BINS
 
         n = lmp.extract_global("nlocal")
         S = self._views(lmp, n)[0]
-        blank = self.comm.allreduce(int(n > 0 and not S.any()), op=__import__("mpi4py").MPI.MAX)
+        blank = self.comm.allreduce(int(n > 0 and not S.any()), op=MPI.MAX)
         decision = None
         if self.rank == 0:
             try:
@@ -447,8 +450,8 @@ class Sampler:
             return
         k = self.k - 1                       # the last frame
         h = self.h
-        ids, types, u, cell, origin, periodic = self._frame(lmp)
-        S, U, P, Q, X0 = self._views(lmp, len(ids))
+        ids, types, _, cell, _, _ = self._frame(lmp)
+        S, U = self._views(lmp, len(ids))[:2]
         requests, direct = [], []
         if k >= 2 * h:
             ci = np.flatnonzero(np.isin(types, self.centre_types))
