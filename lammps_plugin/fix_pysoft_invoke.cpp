@@ -114,7 +114,7 @@ class GIL {
 /* ---------------------------------------------------------------------- */
 
 FixPysoftInvoke::FixPysoftInvoke(LAMMPS *lmp, int narg, char **arg) :
-    Fix(lmp, narg, arg), every(0), at_run(false), only_run0(false), nruns(0), callable(nullptr), handle(nullptr),
+    Fix(lmp, narg, arg), every(0), at_run(false), only_run0(false), at_start(false), nruns(0), callable(nullptr), handle(nullptr),
     is_class(false), instantiated(false)
 {
   if (narg < 5) utils::missing_cmd_args(FLERR, "fix pysoft/invoke", error);
@@ -143,6 +143,10 @@ FixPysoftInvoke::FixPysoftInvoke(LAMMPS *lmp, int narg, char **arg) :
         error->all(FLERR, "Fix pysoft/invoke 'at' takes step, run or run0, got {}", arg[iarg + 1]);
       }
       iarg += 2;
+    } else if (strcmp(arg[iarg], "start") == 0) {
+      if (iarg + 2 > narg) utils::missing_cmd_args(FLERR, "fix pysoft/invoke start", error);
+      at_start = utils::logical(FLERR, arg[iarg + 1], false, lmp) == 1;
+      iarg += 2;
     } else if (strcmp(arg[iarg], "arg") == 0) {
       if (iarg + 3 > narg) utils::missing_cmd_args(FLERR, "fix pysoft/invoke arg", error);
       kwargs.emplace_back(arg[iarg + 1], arg[iarg + 2]);
@@ -151,6 +155,7 @@ FixPysoftInvoke::FixPysoftInvoke(LAMMPS *lmp, int narg, char **arg) :
       error->all(FLERR, "Unknown fix pysoft/invoke keyword: {}", arg[iarg]);
     }
   }
+  if (at_start && at_run) error->all(FLERR, "Fix pysoft/invoke start yes needs at step");
   if (!at_run) nevery = every;
   load();
 }
@@ -300,6 +305,17 @@ void FixPysoftInvoke::invoke()
   if (!problem.empty())
     error->one(FLERR, "Fix pysoft/invoke {}:{} raised an exception at step {}:\n{}", module_name,
                attr_name, update->ntimestep, problem);
+}
+
+/* ----------------------------------------------------------------------
+   With start yes, the first step of a run counts as a dump's would: a hook that samples every
+   N steps then sees the frames a dump every N steps writes, step 0 included.  The hook is called
+   again at the same step when a run starts where the previous one ended; it may ignore that.
+------------------------------------------------------------------------- */
+
+void FixPysoftInvoke::setup(int /*vflag*/)
+{
+  if (at_start && !at_run && update->ntimestep % every == 0) invoke();
 }
 
 void FixPysoftInvoke::end_of_step()

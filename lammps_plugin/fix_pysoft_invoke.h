@@ -23,12 +23,14 @@ class FixPysoftInvoke : public Fix {
   FixPysoftInvoke(class LAMMPS *, int, char **);
   ~FixPysoftInvoke() override;
   int setmask() override;
+  void setup(int) override;
   void end_of_step() override;
   void post_run() override;
 
  private:
   int every;          // call every N steps, or every N-th run with at_run
   bool at_run, only_run0;
+  bool at_start;      // with at step: also call at the setup of a run, as a dump writes there
   bigint nruns;
   std::string module_name, attr_name;
   std::vector<std::pair<std::string, std::string>> kwargs;

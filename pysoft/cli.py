@@ -116,9 +116,11 @@ class TrainCommand:
 
     @staticmethod
     def add_arguments(parser):
-        parser.add_argument("trajectories", nargs="+", metavar="TRAJ",
+        parser.add_argument("trajectories", nargs="*", metavar="TRAJ",
                             help="LAMMPS text dumps (.gz allowed), one per sample, with id, type and "
                                  "unwrapped positions (xu yu zu, or x y z with ix iy iz)")
+        parser.add_argument("--samples", nargs="+", metavar="FILE", default=None,
+                            help="datasets of the in-run sampler (pysoft.sampler), one per sample, instead of dumps")
         parser.add_argument("--types", nargs="+", required=True, metavar="SPECIES",
                             help="species of LAMMPS types 1..n, e.g. --types Al O")
         parser.add_argument("-o", "--output", required=True, help="model file to write (JSON; a .joblib goes beside it)")
@@ -133,6 +135,9 @@ class TrainCommand:
                             help=f"phop peak for a rearrangement, Å^2 ({d.hop_threshold:g})")
         parser.add_argument("--calm-threshold", type=float, default=d.calm_threshold,
                             help=f"phop ceiling for non-rearranging, Å^2 ({d.calm_threshold:g})")
+        parser.add_argument("--calm-fraction", type=float, default=d.calm_fraction,
+                            help="calm pairs kept for the draw, a fixed pseudo-random subset (1: all); "
+                                 "the in-run sampler's value reproduces its dataset from a dump")
         parser.add_argument("--per-class", type=int, default=d.per_class,
                             help="events per class (default: all of the rarer class)")
         parser.add_argument("--min-events", type=int, default=d.min_events,
@@ -163,15 +168,27 @@ class TrainCommand:
             raise CLIError("--calm-threshold must not exceed --hop-threshold")
         if args.folds < 2:
             raise CLIError("--folds must be at least 2")
-        for p in args.trajectories:
+        if not 0 < args.calm_fraction <= 1:
+            raise CLIError(f"--calm-fraction must be in (0, 1], got {args.calm_fraction}")
+        if bool(args.trajectories) == bool(args.samples):
+            raise CLIError("give trajectories or --samples FILE..., not both" if args.samples
+                           else "give the trajectories to train from (or --samples FILE...)")
+        inputs = args.samples or args.trajectories
+        for p in inputs:
             if not os.path.exists(p):
-                raise CLIError(f"trajectory not found: {p}")
+                raise CLIError(f"{'dataset' if args.samples else 'trajectory'} not found: {p}")
         settings = TrainSettings(types=tuple(args.types), centre=args.centre, spec=args.spec, t_r=args.tr,
                                  dt=args.dt, hop_threshold=args.hop_threshold, calm_threshold=args.calm_threshold,
+                                 calm_fraction=args.calm_fraction,
                                  per_class=args.per_class, min_events=args.min_events, seed=args.seed,
                                  C_grid=C_grid, folds=args.folds, progress=not args.quiet)
         try:
-            train(args.trajectories, settings, args.output)
+            source = None
+            if args.samples:
+                from pysoft.samples import SampleFiles
+
+                source = SampleFiles()
+            train(inputs, settings, args.output, source=source)
         except TrainError as e:
             raise CLIError(str(e))
 

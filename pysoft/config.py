@@ -81,6 +81,11 @@ SCHEMA = {
         seed=Key("int", 0, "0: keep the quench's velocities; > 0: draw new ones", minimum=0),
         tdamp=Key("duration", 0.1, "thermostat damping, ps", minimum=0.0, strict_minimum=True),
         compress=Key("bool", False, "write the trajectory through gzip (a third of the disk, more CPU)"),
+        sampler=Key("str", "dump", "dump: write the trajectory for training; inrun: label and featurize "
+                                   "during the run, no trajectory (pysoft.sampler)"),
+        calm_fraction=Key("float", 0.00390625, "with sampler inrun: the fraction of calm pairs kept as "
+                                               "candidates for the balanced draw (pysoft.phop.keep_calm)",
+                          minimum=0.0, strict_minimum=True),
     ),
     "train": _section(
         spec=Key("str", _TRAIN.spec, "structure-function spec: shipped name or JSON file"),
@@ -378,6 +383,10 @@ def _cross_checks(cfg):
         raise ConfigError(f"train.calm_threshold ({tr['calm_threshold']:g}) must not exceed train.hop_threshold "
                           f"({tr['hop_threshold']:g})")
     nvt = cfg["nvt"]
+    if nvt["sampler"] not in ("dump", "inrun"):
+        raise ConfigError(f"nvt.sampler must be dump or inrun, got {nvt['sampler']!r}")
+    if nvt["calm_fraction"] > 1:
+        raise ConfigError(f"nvt.calm_fraction must be at most 1, got {nvt['calm_fraction']:g}")
     if nvt["dump_every"] > nvt["time"]:
         raise ConfigError(f"nvt.dump_every ({nvt['dump_every']:g} ps) is longer than nvt.time ({nvt['time']:g} ps)")
     if "train" in cfg["stages"] and nvt["time"] < 2 * tr["t_r"] - 1e-9:

@@ -35,8 +35,8 @@ from numba import njit, prange
 from pysoft.dump import timestep_spacing
 from pysoft.jit import njit_cached
 
-__all__ = ["half_window_frames", "phop", "PhopStream", "Events", "label_events", "BalancedDraw",
-           "draw_balanced"]
+__all__ = ["half_window_frames", "phop", "PhopStream", "Events", "label_events", "calm_candidates",
+           "keep_calm", "BalancedDraw", "draw_balanced"]
 
 
 def half_window_frames(t_r, dt, timesteps):
@@ -442,6 +442,68 @@ def _where(mask):
                 cols[j] = c
                 j += 1
     return rows, cols
+
+
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+
+
+def _splitmix(z):
+    """The splitmix64 finaliser: a bijection of uint64 whose output bits all depend on every input bit."""
+    with np.errstate(over="ignore"):
+        z = (z ^ (z >> np.uint64(30))) * _MIX1
+        z = (z ^ (z >> np.uint64(27))) * _MIX2
+    return z ^ (z >> np.uint64(31))
+
+
+def keep_calm(ids, timesteps, fraction):
+    """Which calm (atom, frame) pairs are candidates for the balanced draw: the thinning rule.
+
+    A pair is kept when ``splitmix64(splitmix64(id) ^ timestep) < fraction * 2^64``: a fixed
+    pseudo-random subset of about `fraction` of the pairs that depends only on the atom id and
+    the frame's timestep.  So it can be decided at the frame itself, inside a run (the in-run
+    sampler, :mod:`pysoft.sampler`, computes features of the kept pairs only), and a dump of the
+    same run keeps the same pairs.  A uniform draw from a uniform subset is a uniform draw, so the
+    thinning changes which calm pairs are drawn, not how they are distributed.
+
+    Parameters
+    ----------
+    ids, timesteps : array_like of int
+        Atom ids and the timesteps of the pairs' frames (broadcast together).
+    fraction : float
+        In (0, 1]; 1 keeps every pair (the rule is then off).
+
+    Returns
+    -------
+    ndarray of bool
+    """
+    if not 0 < fraction <= 1:
+        raise ValueError(f"the calm fraction must be in (0, 1], got {fraction}")
+    ids, timesteps = np.broadcast_arrays(np.asarray(ids, np.int64), np.asarray(timesteps, np.int64))
+    if fraction >= 1:
+        return np.ones(ids.shape, bool)
+    key = _splitmix(_splitmix(ids.astype(np.uint64)) ^ timesteps.astype(np.uint64))
+    return key < np.uint64(int(fraction * 2.0**64))
+
+
+def calm_candidates(events, ids, timesteps, fraction):
+    """`events` with the calm pairs thinned by :func:`keep_calm`; rearranging pairs unchanged.
+
+    Parameters
+    ----------
+    events : Events
+    ids : ndarray of int
+        Atom id of each atom row of the events.
+    timesteps : ndarray of int
+        Timestep of each trajectory frame.
+    fraction : float
+        As for :func:`keep_calm`.
+    """
+    if fraction >= 1:
+        return events
+    keep = keep_calm(np.asarray(ids)[events.calm_atom], np.asarray(timesteps)[events.calm_frame], fraction)
+    return Events(events.rearranging_frame, events.rearranging_atom, events.calm_frame[keep],
+                  events.calm_atom[keep], events.hop_threshold, events.calm_threshold, events.half_window)
 
 
 @dataclass(frozen=True, eq=False)

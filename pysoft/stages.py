@@ -169,13 +169,20 @@ class Nvt(Stage):
         return ("quench",)
 
     def params(self, cfg, pressure):
-        return {**_common(cfg), **cfg["nvt"]}
+        n = cfg["nvt"]
+        if n["sampler"] == "dump":
+            # the sampler's keys do not define a dumped trajectory (and runs finished before they
+            # existed keep their done.json valid)
+            n = {k: v for k, v in n.items() if k not in ("sampler", "calm_fraction")}
+        return {**_common(cfg), **n}
 
     def cost(self, cfg, natoms):
         return natoms * cfg["nvt"]["time"] / DT_PS
 
     def disk(self, cfg, natoms):
         n = cfg["nvt"]
+        if n["sampler"] == "inrun":
+            return natoms * 200 + 5.0e6         # the dataset holds the labelled atoms only; logs
         return nvt_frames(n) * natoms * DUMP_BYTES_PER_ATOM * (GZIP_FRACTION if n["compress"] else 1)
 
     def run(self, pipe, task, d, beat):
@@ -185,6 +192,8 @@ class Nvt(Stage):
         name = f"traj_{pressure_label(task.pressure)}.lammpstrj" + (".gz" if n["compress"] else "")
         variables = {**_potential_vars(pipe.config), "data": self.glass(pipe, task),
                      **{k: v for k, v in n.items() if k != "compress"}, "dump": name}
+        if n["sampler"] == "inrun":
+            return self._run_inrun(pipe, task, d, beat, variables)
         pipe._lammps(task, d, self.script, variables, beat)
         try:
             frames = len(read_timesteps(os.path.join(d, name)))
@@ -195,6 +204,29 @@ class Nvt(Stage):
             raise RunError(f"{task.label}: {name} has {frames} frames, expected {want}")
         return {"trajectory": name, "log": "log.lammps"}, {"frames": frames,
                                                              "bytes": os.path.getsize(os.path.join(d, name))}
+
+    def _run_inrun(self, pipe, task, d, beat, variables):
+        """The 300 K stage with the in-run sampler (nvt.sampler: inrun): a dataset, no trajectory."""
+        from pysoft.samples import SamplesError, read_dataset
+
+        tr = pipe.config["train"]
+        name = f"samples_{pressure_label(task.pressure)}.pysoft"
+        variables = {**variables, "samples": name, "sampler_mod": os.path.join(pipe.inputs_dir, "pysoft_sampler.mod"),
+                     "tR": tr["t_r"], "hop_threshold": tr["hop_threshold"], "calm_threshold": tr["calm_threshold"],
+                     "spec": tr["spec"]}
+        variables.pop("dump")
+        if os.path.exists(os.path.join(d, name)):
+            os.unlink(os.path.join(d, name))       # a stage re-run starts its dataset afresh
+        pipe._lammps(task, d, self.script, variables, beat)
+        try:
+            frames = read_dataset(os.path.join(d, name)).nframes
+        except SamplesError as e:
+            raise RunError(f"{task.label}: {e}")
+        want = nvt_frames(pipe.config["nvt"])
+        if frames != want:
+            raise RunError(f"{task.label}: {name} has {frames} frames, expected {want}")
+        return {"samples": name, "log": "log.lammps"}, {"frames": frames,
+                                                        "bytes": os.path.getsize(os.path.join(d, name))}
 
     def summary(self, r):
         return f": {r['frames']} frames, {size(r['bytes'])}"
@@ -218,8 +250,23 @@ class Train(Stage):
     def run(self, pipe, task, d, beat):
         pipe._stale_upstream(task)
         tr = pipe.config["train"]
-        dumps = [os.path.join(pipe.run_dir, u.directory, u.done["outputs"]["trajectory"]) for u in task.upstream]
-        cmd = [sys.executable, "-m", "pysoft.cli", "train", *dumps, "--types", "Al", "O", "-o", "model.json",
+        dumps = [os.path.join(pipe.run_dir, u.directory, u.done["outputs"]["trajectory"]) for u in task.upstream
+                 if "trajectory" in u.done["outputs"]]
+        datasets = [os.path.join(pipe.run_dir, u.directory, u.done["outputs"]["samples"]) for u in task.upstream
+                    if "samples" in u.done["outputs"]]
+        if dumps and datasets:
+            raise RunError(f"{task.label}: the 300 K stages mix trajectories and in-run datasets; "
+                           f"re-run them with one nvt.sampler")
+        inputs = dumps
+        if datasets:
+            from pysoft.samples import SamplesError, read_header
+
+            try:
+                fraction = {read_header(p)[0]["calm_fraction"] for p in datasets}
+            except SamplesError as e:
+                raise RunError(f"{task.label}: {e}")
+            inputs = ["--samples", *datasets, "--calm-fraction", fmt_var(fraction.pop())]
+        cmd = [sys.executable, "-m", "pysoft.cli", "train", *inputs, "--types", "Al", "O", "-o", "model.json",
                "--spec", tr["spec"], "--tr", fmt_var(tr["t_r"]), "--dt", fmt_var(DT_PS),
                "--hop-threshold", fmt_var(tr["hop_threshold"]), "--calm-threshold", fmt_var(tr["calm_threshold"]),
                "--min-events", str(tr["min_events"]), "--seed", str(tr["seed"]),

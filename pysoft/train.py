@@ -6,7 +6,9 @@ doc/method.md section 6, in four steps:
    (:class:`pysoft.phop.PhopStream`: only the running sums of 2h + 2 frames are in memory);
 2. **labels**: one rearranging event per phop peak above ``hop_threshold``, non-rearranging
    (atom, frame) pairs whose phop stays below ``calm_threshold`` for tR around the frame
-   (:func:`pysoft.phop.label_events`), then the same number of each drawn at random with a seed;
+   (:func:`pysoft.phop.label_events`), the calm pairs thinned to a fixed pseudo-random
+   fraction when ``calm_fraction`` < 1 (:func:`pysoft.phop.keep_calm`), then the same number of
+   each drawn at random with a seed;
 3. **features** of the drawn (atom, frame) pairs from the plugin's ``compute structure/atom`` on
    that frame, in a second pass over the dump, so that training features and in-run features are
    the same numbers;
@@ -28,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pysoft.dump import DumpError, read_dump, read_timesteps, timestep_spacing
-from pysoft.phop import PhopStream, draw_balanced, half_window_frames, label_events
+from pysoft.phop import PhopStream, calm_candidates, draw_balanced, half_window_frames, label_events
 from pysoft.progress import Progress
 from pysoft.train_settings import TrainSettings
 
@@ -53,8 +55,26 @@ class Sample:
 PHOP_BINS = np.logspace(-4, 1.5, 111)
 
 
-def train(paths, settings, out):
-    """Train a model from dumps `paths`; write `out` (JSON) and its joblib; return the dict."""
+class DumpSource:
+    """Where training reads its labels and features: LAMMPS dumps, in two passes."""
+
+    def check(self, paths, types):
+        for p in paths:
+            check_types(p, types)
+
+    def samples(self, paths, settings, centre_types):
+        return [scan_sample(p, settings, centre_types) for p in paths]
+
+    def features(self, samples, draw, types, spec_file, spec, settings):
+        return features_of_draw(samples, draw, types, spec_file, spec, settings)
+
+
+def train(paths, settings, out, source=None):
+    """Train a model from dumps `paths`; write `out` (JSON) and its joblib; return the dict.
+
+    `source` reads the labels and features: :class:`DumpSource` (default) or
+    :class:`pysoft.samples.SampleFiles` for the datasets of the in-run sampler.
+    """
     from pysoft.model import SoftnessModel
     from pysoft.spec import column_labels, load_spec, spec_path
 
@@ -72,22 +92,23 @@ def train(paths, settings, out):
             raise TrainError(f"--types names {t}, which is not a species of the spec ({', '.join(spec['species'])})")
     check_output(out, paths)
     centre_types = [i + 1 for i, t in enumerate(types) if t == centre]
-    for p in paths:
-        check_types(p, types)
+    source = source or DumpSource()
+    source.check(paths, types)
 
-    samples = [scan_sample(p, settings, centre_types) for p in paths]
+    samples = source.samples(paths, settings, centre_types)
     events = [s.events for s in samples]
     n_hop = sum(e.n_rearranging for e in events)
     n_calm = sum(e.n_calm for e in events)
     say(settings, f"events: {n_hop} rearranging (phop peak > {settings.hop_threshold:g} Å^2), "
-                  f"{n_calm} non-rearranging (phop < {settings.calm_threshold:g} Å^2 over tR) "
+                  f"{n_calm} non-rearranging (phop < {settings.calm_threshold:g} Å^2 over tR"
+                  f"{f'; the calm fraction {settings.calm_fraction:g} kept' if settings.calm_fraction < 1 else ''}) "
                   f"in {len(samples)} sample(s)")
     try:
         draw = draw_balanced(events, n=settings.per_class, min_events=settings.min_events, seed=settings.seed)
     except ValueError as e:
         raise TrainError(str(e))
 
-    X = features_of_draw(samples, draw, types, os.path.abspath(spec_path(settings.spec)), spec, settings)
+    X = source.features(samples, draw, types, os.path.abspath(spec_path(settings.spec)), spec, settings)
     y = draw.label.astype(int)
     groups = np.array([draw.sample[k] * 10**9 + samples[draw.sample[k]].ids[draw.atom[k]] for k in range(len(y))])
     labels = column_labels(spec)
@@ -101,6 +122,7 @@ def train(paths, settings, out):
         "t_r_ps": settings.t_r, "dt_ps": settings.dt,
         "half_window_frames": [s.half_window for s in samples],
         "hop_threshold_A2": settings.hop_threshold, "calm_threshold_A2": settings.calm_threshold,
+        "calm_fraction": settings.calm_fraction,
         "per_class": int(len(y) // 2), "seed": settings.seed, "C_grid": list(settings.C_grid),
         "folds": settings.folds, "events": {"rearranging": int(n_hop), "non_rearranging": int(n_calm)},
         "versions": versions(), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -228,6 +250,7 @@ def scan_sample(path, settings, centre_types):
         progress.close()
     ev = label_events(values, h, first=h, hop_threshold=settings.hop_threshold,
                       calm_threshold=settings.calm_threshold)
+    ev = calm_candidates(ev, ids, timesteps, settings.calm_fraction)
     hist, _ = np.histogram(np.clip(values, PHOP_BINS[0], PHOP_BINS[-1]), bins=PHOP_BINS)
     return Sample(path, nframes, h, ids, rows, hist, ev)
 

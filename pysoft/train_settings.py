@@ -19,6 +19,7 @@ class TrainSettings:
     dt: float = 0.001                  # MD timestep of the dumps, ps
     hop_threshold: float = 0.2         # Å^2
     calm_threshold: float = 0.05       # Å^2
+    calm_fraction: float = 1.0         # calm pairs kept for the draw (pysoft.phop.keep_calm)
     per_class: int = None              # events per class; default: as many as the rarer class
     min_events: int = 10               # fewer rearranging events than this is an error
     seed: int = 0

@@ -64,6 +64,16 @@ def rows(path):
     return [line.split() for line in open(path).read().splitlines()]
 
 
+def test_start_yes_calls_where_a_dump_writes(hookdir):
+    """start yes: also at the start of a run whose step is a multiple of N (step 0, and 60 where
+    the second run starts: once from setup, once more at the end of step 60 of the first run),
+    as the snapshots of a dump every N steps; not at 70, which is no multiple of 20."""
+    script = SYSTEM + "fix h all pysoft/invoke 20 myhooks:count start yes\nrun 60\nrun 10\nrun 10\n"
+    proc = run_lmp(hookdir, script)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert [r[0] for r in rows(hookdir / "count.txt")] == ["0", "20", "40", "60", "60", "80"]
+
+
 @pytest.mark.mpi
 @pytest.mark.parametrize("nprocs", [1, 2])
 def test_function_every_n_steps(hookdir, nprocs):
@@ -142,6 +152,7 @@ def test_exception_on_one_rank_is_an_error_with_traceback(hookdir):
     ("fix h all pysoft/invoke 5 myhooks:count every 3", "Unknown fix pysoft/invoke keyword: every"),
     ("fix h all pysoft/invoke 5 myhooks:count arg tag", "Illegal fix pysoft/invoke arg command: missing argument"),
     ("fix h all pysoft/invoke 5", "Illegal fix pysoft/invoke command: missing argument"),
+    ("fix h all pysoft/invoke 5 myhooks:count at run start yes", "start yes needs at step"),
 ])
 def test_bad_input(hookdir, line, expect):
     msg = error_line(run_lmp(hookdir, SYSTEM + line + "\nrun 10\n"))

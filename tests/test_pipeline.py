@@ -371,3 +371,28 @@ def test_interrupted_planestrain_continues_from_its_restart(tmp_path, capsys):
     if analysis_available():
         series = [json.loads(ln) for ln in open(os.path.join(d, "series.jsonl"))]
         assert [r["step"] for r in series[1:]] == list(range(7))
+
+
+def test_inrun_sampler_stage_trains_without_a_trajectory(tmp_path, capsys):
+    """nvt.sampler: inrun writes a dataset instead of the trajectory, and the train stage reads it."""
+    cfg = write_config(tmp_path / "inrun.yaml", nvt__sampler="inrun", nvt__calm_fraction=0.25,
+                       stages=["quench", "nvt", "train"])
+    run = str(tmp_path / "run")
+    rc, out, err = run_cli(["run", cfg, "--out", run], capsys)
+    assert rc == 0, err + out
+    for p in ("P0GPa", "P4GPa"):
+        nvt = done(run, f"nvt/{p}")
+        assert nvt["outputs"]["samples"] == f"samples_{p}.pysoft"
+        assert nvt["result"]["frames"] == 61
+        assert not [f for f in os.listdir(os.path.join(run, "nvt", p)) if f.endswith(".lammpstrj")]
+    train = done(run, "train")
+    assert train["result"]["n_samples"] >= 10
+    command = open(os.path.join(run, "train", "command.txt")).read()
+    assert "--samples" in command and "--calm-fraction 0.25" in command
+
+
+@pytest.mark.parametrize("value", ["gzip", "INRUN"])
+def test_bad_sampler_is_one_line(tmp_path, capsys, value):
+    cfg = write_config(tmp_path / "bad.yaml", nvt__sampler=value)
+    rc, out, err = run_cli(["run", cfg, "--out", str(tmp_path / "run")], capsys)
+    assert rc != 0 and f"nvt.sampler must be dump or inrun, got '{value}'" in err
