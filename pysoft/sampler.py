@@ -257,13 +257,7 @@ class Sampler:
         close = in_run & ~above
         # a run whose maximum is the first frame with a phop is dropped: its peak may lie before it
         keep = close & (best_t > h)
-        recent = keep & (best_t >= k - 2 * h)
-        for frame in np.unique(best_t[recent]):
-            sel = recent & (best_t == frame)
-            requests.append((ds.HOP, ci[sel], int(frame), best[sel]))
-        old = keep & ~recent
-        if old.any():
-            direct.append((ds.CLOSE, ids[ci[old]], best_t[old], best[old]))
+        _queue_events(keep, best_t, best, ci, ids, k, h, requests, direct)
         start = ~in_run & above
         better = in_run & above & (v > best)
         in_run = (in_run & above) | start
@@ -461,13 +455,7 @@ class Sampler:
             # label_events closes the open runs after its last row (frame k - h), dropping a
             # maximum on the first or the last row
             keep = in_run & (best_t > h) & (best_t < k - h)
-            recent = keep & (best_t >= k - 2 * h)
-            for frame in np.unique(best_t[recent]):
-                sel = recent & (best_t == frame)
-                requests.append((ds.HOP, ci[sel], int(frame), best[sel]))
-            old = keep & ~recent
-            if old.any():
-                direct.append((ds.CLOSE, ids[ci[old]], best_t[old], best[old]))
+            _queue_events(keep, best_t, best, ci, ids, k, h, requests, direct)
         rows = self._evaluate(requests, direct, ids, types, U, cell)
         self._write(ds.TAIL, self.last_timestep, k, rows, np.zeros_like(self.hist), MPI)
         slowest = self.comm.reduce(self.seconds, op=MPI.MAX, root=0)
@@ -495,3 +483,15 @@ def _wrap(points, lengths):
     p = np.mod(points, lengths)
     p[p >= lengths] = 0.0
     return p
+
+
+def _queue_events(keep, best_t, best, ci, ids, k, h, requests, direct):
+    """Queue the closed rearranging runs `keep`: a peak still in the position ring (the last 2h
+    frames) is featurized at its frame (HOP), an older one only confirms its PENDING row (CLOSE)."""
+    recent = keep & (best_t >= k - 2 * h)
+    for frame in np.unique(best_t[recent]):
+        sel = recent & (best_t == frame)
+        requests.append((ds.HOP, ci[sel], int(frame), best[sel]))
+    old = keep & ~recent
+    if old.any():
+        direct.append((ds.CLOSE, ids[ci[old]], best_t[old], best[old]))
