@@ -157,13 +157,18 @@ def read_header(path):
     return header, len(MAGIC) + len(line)
 
 
-def read_dataset(path, nbins=None):
-    """Read a dataset file: every complete block up to the first damaged one."""
+def _contents(path):
+    """(header, file offset of the first block, the bytes of the blocks, feature columns)."""
     header, offset = read_header(path)
     with open(path, "rb") as fh:
         fh.seek(offset)
         data = fh.read()
-    ncols = int(header["ncols"])
+    return header, offset, data, int(header["ncols"])
+
+
+def read_dataset(path, nbins=None):
+    """Read a dataset file: every complete block up to the first damaged one."""
+    header, offset, data, ncols = _contents(path)
     pos, ids, torn = 0, None, False
     frames, tail, last_frame, hist = [], None, -1, None
     while pos < len(data):
@@ -202,11 +207,7 @@ def resume(path, timestep):
     The blocks after that step (written before the run was stopped, from a state the restart
     file does not hold) and any TAIL are removed, by truncating the file.
     """
-    header, offset = read_header(path)
-    with open(path, "rb") as fh:
-        fh.seek(offset)
-        data = fh.read()
-    ncols = int(header["ncols"])
+    header, offset, data, ncols = _contents(path)
     pos, keep, last = 0, None, None
     while pos + BLOCK.size <= len(data):
         magic, kind, ts, frame, nrows, nbytes, crc = BLOCK.unpack_from(data, pos)
