@@ -26,10 +26,7 @@ import os
 import numpy as np
 
 from pysoft import series
-from pysoft.series import (D_EDGES, S0_EDGES, S_EDGES, SIGMA_EDGES, STATES, X_BINS,  # noqa: F401 (re-exported)
-                           FORMAT as SERIES_FORMAT)
-from pysoft.tally import Frame, cluster_sizes, first_bins, tally_row  # noqa: F401 (cluster_sizes re-exported)
-from pysoft.tally import hist as _hist, outside as _outside  # noqa: F401 (re-exported)
+from pysoft.tally import Frame, first_bins, tally_row
 
 
 class SeriesFileError(RuntimeError):

@@ -380,7 +380,7 @@ def draw_1d(data, plt, colors):
         edges = np.array(h["bins"]["D_A"])
         counts = np.array(r["D_A"]["hist"], float)
         if edges[0] == 0.0 and len(edges) > 2:
-            # logarithmic bins (pysoft.hooks.D_EDGES): the first bin [0, 0.01 Å) is left out of the
+            # logarithmic bins (pysoft.series.D_EDGES): the first bin [0, 0.01 Å) is left out of the
             # log axis; the density is per unit of log10 D
             lo, hi = edges[1:-1], edges[2:]
             dens = counts[1:] / max(counts.sum(), 1) / np.log10(hi / lo)

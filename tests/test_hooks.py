@@ -37,7 +37,7 @@ def reference_cluster_sizes(points, cell, cutoff):
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_cluster_sizes_against_bfs(seed):
-    from pysoft.hooks import cluster_sizes
+    from pysoft.tally import cluster_sizes
 
     rng = np.random.default_rng(seed)
     cell = np.array([[12.0, 0, 0], [1.5, 11.0, 0], [-0.8, 0.6, 12.5]])
@@ -149,7 +149,7 @@ def read_types(data):
 
 
 def test_softness_and_clusters_match_direct_evaluation(tmp_path, glass, trained):
-    from pysoft.hooks import cluster_sizes
+    from pysoft.tally import cluster_sizes
 
     _, model_path, model = trained
     out = tmp_path / "s.jsonl"

@@ -16,7 +16,7 @@ from html import escape
 import numpy as np
 import pytest
 
-from pysoft import hooks
+from pysoft import series, tally
 from pysoft.report import FIGURES, RunData, build_report, render_html, validate
 
 PRESSURES = (0.0, 2.0, 4.0)
@@ -49,7 +49,7 @@ def stress_curve(p):
 def profile(p, i, rng, soft_at=None):
     """Slab profile of step i: affine until the drop, then the crack at CRACK[p] takes the stretch;
     the Al of the two slabs beside the crack boundary (or beside soft_at) are the softest."""
-    nb = hooks.X_BINS
+    nb = series.X_BINS
     strain = 0.01 * i
     u = (np.arange(nb) + 0.5) / nb
     if i >= DROP_STEP[p]:
@@ -76,25 +76,25 @@ def series_rows(p, rng):
         dc, ic, sc = int(60 * frac), int(30 * frac), int(150 * frac)
         counts_by_cn = {str(c): {"UC": 200 - dc // 3 - ic // 3 - sc // 3, "DC": dc // 3, "IC": ic // 3, "SC": sc // 3}
                         for c in (4, 5, 6)}
-        along = {s: np.histogram(rng.normal(0.5, 0.15, n), bins=hooks.X_BINS, range=(0, 1))[0].tolist()
+        along = {s: np.histogram(rng.normal(0.5, 0.15, n), bins=series.X_BINS, range=(0, 1))[0].tolist()
                  for s, n in (("DC", dc), ("IC", ic), ("SC", sc))}
-        tot = hooks._hist(rng.normal(0, 1, 200), hooks.S0_EDGES)
-        p_dc = np.clip(0.05 * np.exp(0.8 * 0.5 * (hooks.S0_EDGES[1:] + hooks.S0_EDGES[:-1])) * frac, 0, 1)
+        tot = tally.hist(rng.normal(0, 1, 200), series.S0_EDGES)
+        p_dc = np.clip(0.05 * np.exp(0.8 * 0.5 * (series.S0_EDGES[1:] + series.S0_EDGES[:-1])) * frac, 0, 1)
         rows.append({
             "step": int(i), "strain": float(strain[i]),
             "stress_GPa": {"xx": float(sxx[i]), "yy": 0.3 * float(sxx[i]), "zz": 0.3 * float(sxx[i]),
                            "xy": 0.0, "xz": 0.0, "yz": 0.0},
             "n_centre": n_al,
-            "softness": {"mean": float(S.mean()), "std": float(S.std()), "hist": hooks._hist(S, hooks.S_EDGES).tolist()},
+            "softness": {"mean": float(S.mean()), "std": float(S.std()), "hist": tally.hist(S, series.S_EDGES).tolist()},
             "clusters": {"number": int(20 + i), "largest": int(3 + 2 * i), "threshold": 1.2, "soft_atoms": 60},
-            "D_A": {"mean": float(D.mean()), "hist": hooks._hist(D, hooks.D_EDGES).tolist()},
+            "D_A": {"mean": float(D.mean()), "hist": tally.hist(D, series.D_EDGES).tolist()},
             "bond_fraction": {"UC": (n_al - dc - ic - sc) / n_al, "DC": dc / n_al, "IC": ic / n_al, "SC": sc / n_al},
             "bond_counts_by_cn0": counts_by_cn,
             "switch_along_axis": along,
             "p_dc_al5_by_s0": {"total": tot.tolist(), "dc": np.round(tot * p_dc).astype(int).tolist()},
-            "local_stress_GPa": {**{str(c): hooks._hist(sig[j], hooks.SIGMA_EDGES).tolist()
+            "local_stress_GPa": {**{str(c): tally.hist(sig[j], series.SIGMA_EDGES).tolist()
                                     for j, c in enumerate((4, 5, 6))},
-                                 "all": hooks._hist(sig.ravel(), hooks.SIGMA_EDGES).tolist()},
+                                 "all": tally.hist(sig.ravel(), series.SIGMA_EDGES).tolist()},
             "profile": profile(p, int(i), rng),
         })
     return rows
@@ -109,13 +109,13 @@ def outcome_line(p, fractured=True):
 
 
 def series_header():
-    return {"format": hooks.SERIES_FORMAT, "version": 1,
+    return {"format": series.FORMAT, "version": 1,
             "units": {"length": "Å", "stress": "GPa, positive in tension", "softness": "dimensionless", "D": "Å"},
             "length0_A": 25.6, "axis": "x", "centre_type": 1, "top_fraction": 0.1, "cluster_cutoff_A": 3.7,
-            "bins": {"softness": hooks.S_EDGES.tolist(), "D_A": hooks.D_EDGES.tolist(),
-                     "local_stress_GPa": hooks.SIGMA_EDGES.tolist(), "s0": hooks.S0_EDGES.tolist(),
-                     "axis": hooks.X_BINS},
-            "states": list(hooks.STATES), "ranks": 2}
+            "bins": {"softness": series.S_EDGES.tolist(), "D_A": series.D_EDGES.tolist(),
+                     "local_stress_GPa": series.SIGMA_EDGES.tolist(), "s0": series.S0_EDGES.tolist(),
+                     "axis": series.X_BINS},
+            "states": list(series.STATES), "ranks": 2}
 
 
 def model_json():

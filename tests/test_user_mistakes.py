@@ -39,7 +39,7 @@ def test_numba_modules_import_with_a_read_only_install_and_home(tmp_path):
     env.update(HOME=str(root / "home"), PYTHONPATH=str(root / "pkgs"), PYTHONDONTWRITEBYTECODE="1")
     code = ("import pysoft, pysoft.dump, pysoft.phop, pysoft.hooks, numpy as np; "
             "assert pysoft.__file__.startswith(%r), pysoft.__file__; "
-            "print(pysoft.hooks.cluster_sizes(np.zeros((2, 3)), np.eye(3) * 10, 1.0).tolist())"
+            "print(pysoft.tally.cluster_sizes(np.zeros((2, 3)), np.eye(3) * 10, 1.0).tolist())"
             % str(root / "pkgs"))
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300,
                           cwd=str(root), preexec_fn=_without_root_file_powers if os.geteuid() == 0 else None)
