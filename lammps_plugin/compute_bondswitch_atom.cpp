@@ -121,18 +121,12 @@ void ComputeBondSwitchAtom::bonded_now()
 
 void ComputeBondSwitchAtom::capture()
 {
-  // no fixed limit on the neighbours kept: the store is as wide as the largest reference CN
-  const int nlocal = atom->nlocal;
-  int wmax = 0, width = 0;
-  for (int i = 0; i < nlocal; i++) wmax = std::max(wmax, num_[i]);
-  MPI_Allreduce(&wmax, &width, 1, MPI_INT, MPI_MAX, world);
-
+  // no fixed limit on the neighbours kept: the store is as wide as the largest reference CN;
+  // atoms outside the group (num_ < 0) get "no reference"
   FixReferenceStore *fix = store();
-  fix->begin_capture(width);
-  // atoms outside the group (num_ < 0) keep "no reference"
-  for (int i = 0; i < nlocal; i++) {
-    if (num_[i] < 0) continue;
-    double *entries = fix->set_entries(i, num_[i]);
+  fix->begin_capture(num_.data());
+  for (int i = 0; i < atom->nlocal; i++) {
+    double *entries = fix->entries(i);
     for (int k = 0; k < num_[i]; k++) entries[k] = ubuf(ids_[first_[i] + k]).d;
   }
   fix->end_capture({cutoff, (double) typelo, (double) typehi});

@@ -85,9 +85,9 @@ void ComputeNonaffineAtom::capture()
     return dx[0] * dx[0] + dx[1] * dx[1] + dx[2] * dx[2] < cutsq;
   };
 
-  // count first: the store is as wide as the most neighbours of any atom on any rank
+  // count first, so that the store is as wide as the most neighbours of any atom; atoms outside
+  // the group get "no reference"
   std::vector<int> count(nlocal, -1);
-  int mymax = 0;
   bigint mypairs = 0;
   double dx[3];
   for (int ii = 0; ii < list->inum; ii++) {
@@ -97,18 +97,14 @@ void ComputeNonaffineAtom::capture()
     for (int jj = 0; jj < list->numneigh[i]; jj++)
       if (within(i, list->firstneigh[i][jj] & NEIGHMASK, dx)) n++;
     count[i] = n;
-    mymax = std::max(mymax, n);
     mypairs += n;
   }
-  int maxnb;
-  MPI_Allreduce(&mymax, &maxnb, 1, MPI_INT, MPI_MAX, world);
   FixReferenceStore *fix = store();
-  fix->begin_capture(maxnb);
+  fix->begin_capture(count.data());
 
-  // atoms outside the group keep "no reference"
   for (int i = 0; i < nlocal; i++) {
     if (count[i] < 0) continue;
-    double *slot = fix->set_entries(i, count[i]);
+    double *slot = fix->entries(i);
     for (int jj = 0; jj < list->numneigh[i]; jj++) {
       int j = list->firstneigh[i][jj] & NEIGHMASK;
       if (!within(i, j, dx)) continue;
@@ -128,7 +124,7 @@ void ComputeNonaffineAtom::capture()
     utils::logmesg(lmp,
                    "Compute nonaffine/atom {}: reference captured at step {}, {} neighbours "
                    "within {} (at most {} per atom)\n",
-                   id, update->ntimestep, pairs, cutoff, maxnb);
+                   id, update->ntimestep, pairs, cutoff, fix->width());
 }
 
 void ComputeNonaffineAtom::compute_peratom()

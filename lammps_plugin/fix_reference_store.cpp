@@ -34,7 +34,7 @@ constexpr double NONE = -1.0;
 
 FixReferenceStore::FixReferenceStore(LAMMPS *lmp, int narg, char **arg,
                                      const ReferenceKind &kind_in) :
-    Fix(lmp, narg, arg), kind(kind_in), captured_(false), width(0), nmax(0), rows(nullptr)
+    Fix(lmp, narg, arg), kind(kind_in), captured_(false), width_(0), nmax(0), rows(nullptr)
 {
   if (narg != 3)
     error->all(FLERR, "Illegal fix {} command: it is internal to compute {} and takes no arguments",
@@ -74,7 +74,7 @@ int FixReferenceStore::setmask()
 
 void FixReferenceStore::reset_rows(int width_new)
 {
-  width = width_new;
+  width_ = width_new;
   maxexchange = row_length();
   memory->destroy(rows);
   const int n = nmax;
@@ -82,19 +82,15 @@ void FixReferenceStore::reset_rows(int width_new)
   grow_arrays(n);
 }
 
-void FixReferenceStore::begin_capture(int width_new)
+void FixReferenceStore::begin_capture(const int *count)
 {
+  const int nlocal = atom->nlocal;
+  int mine = 0, widest = 0;
+  for (int i = 0; i < nlocal; i++) mine = std::max(mine, count[i]);
+  MPI_Allreduce(&mine, &widest, 1, MPI_INT, MPI_MAX, world);
   captured_ = false;
-  reset_rows(width_new);
-}
-
-double *FixReferenceStore::set_entries(int i, int n)
-{
-  if (n > width)
-    error->one(FLERR, "Fix {}: a reference of {} entries exceeds the captured width {}", style, n,
-               width);
-  rows[i][0] = n;
-  return rows[i] + 1;
+  reset_rows(widest);
+  for (int i = 0; i < nlocal; i++) rows[i][0] = count[i];
 }
 
 void FixReferenceStore::end_capture(const std::vector<double> &with)
@@ -110,7 +106,7 @@ void FixReferenceStore::end_capture(const std::vector<double> &with)
 void FixReferenceStore::write_restart(FILE *fp)
 {
   if (comm->me != 0) return;
-  std::vector<double> list = {LAYOUT, captured_ ? 1.0 : 0.0, (double) width, (double) with_.size()};
+  std::vector<double> list = {LAYOUT, captured_ ? 1.0 : 0.0, (double) width_, (double) with_.size()};
   list.insert(list.end(), with_.begin(), with_.end());
   int size = list.size() * sizeof(double);
   fwrite(&size, sizeof(int), 1, fp);
@@ -191,9 +187,9 @@ void FixReferenceStore::unpack_restart(int nlocal, int nth)
   for (int k = 0; k < nth; k++) m += static_cast<int>(extra[nlocal][m]);
   m++;
   const double *record = &extra[nlocal][m];
-  if (record[0] > width)
+  if (record[0] > width_)
     error->one(FLERR, "Fix {} restart data holds {} entries for atom {}, more than its width {}",
-               style, record[0], atom->tag[nlocal], width);
+               style, record[0], atom->tag[nlocal], width_);
   std::memcpy(rows[nlocal], record, sizeof(double) * row_used(record[0]));
 }
 

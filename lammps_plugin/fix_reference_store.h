@@ -62,11 +62,13 @@ class FixReferenceStore : public Fix {
   bool captured() const { return captured_; }
   // forget the reference (the compute captures a new one)
   void forget() { captured_ = false; }
-  // start a capture, on all ranks together: rows for up to `width` entries per atom (every rank
-  // passes the same value, the global maximum, since atoms migrate); every row is emptied
-  void begin_capture(int width);
-  // the row of local atom i, set to hold n entries: the n * entry_size doubles to fill
-  double *set_entries(int i, int n);
+  // start a capture, on all ranks together: local atom i gets count[i] entries (-1: no
+  // reference); the rows are made as wide as the largest count on any rank, since atoms migrate
+  void begin_capture(const int *count);
+  // the count[i] * entry_size doubles of local atom i to fill
+  double *entries(int i) { return rows[i] + 1; }
+  // the most entries of any atom on any rank
+  int width() const { return width_; }
   // the capture is complete; `with` are the values it was made with, kept in restart files
   void end_capture(const std::vector<double> &with);
   // the values of end_capture(), also after read_restart
@@ -82,12 +84,12 @@ class FixReferenceStore : public Fix {
  private:
   const ReferenceKind &kind;
   bool captured_;
-  int width;    // the most entries of any atom on any rank (same on all ranks)
+  int width_;
   int nmax;
   double **rows;
   std::vector<double> with_;
 
-  int row_length() const { return 1 + kind.entry_size * width; }
+  int row_length() const { return 1 + kind.entry_size * width_; }
   // the doubles of a row in use: its count and that many entries
   int row_used(double count) const;
   void reset_rows(int width);
