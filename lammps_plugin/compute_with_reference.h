@@ -34,10 +34,10 @@ class ComputeWithReference : public Compute {
   bool attach_store();
   // the store, looked up each time: `unfix` would otherwise leave a dangling pointer
   FixReferenceStore *store();
-  // the store, holding the reference to compare with in this invocation: the one place that
-  // decides, by kind.capture, whether it is to be captured now
+  // the store, holding the reference to compare with in this invocation.  This, setup() and
+  // modify_param() are the one place that decides, by kind.capture, when a reference is taken.
   FixReferenceStore *reference();
-  // fill the store from the configuration now (begin_capture, set_entries, end_capture)
+  // fill the store from the configuration now (begin_capture, entries, end_capture)
   virtual void capture() = 0;
   // stop on "compute_modify ID reference WORD" with a WORD other than current (each compute
   // has its own long-standing wording of it)
