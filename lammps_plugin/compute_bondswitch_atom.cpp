@@ -5,14 +5,12 @@
 #include "compute_bondswitch_atom.h"
 
 #include "bond_switching.h"
-#include "fix_bondswitch_store.h"
 #include "neighbor_lists.h"
 
 #include "atom.h"
 #include "comm.h"
 #include "error.h"
 #include "memory.h"
-#include "modify.h"
 #include "neigh_list.h"
 #include "neighbor.h"
 #include "update.h"
@@ -23,7 +21,7 @@
 using namespace LAMMPS_NS;
 
 ComputeBondSwitchAtom::ComputeBondSwitchAtom(LAMMPS *lmp, int narg, char **arg) :
-    Compute(lmp, narg, arg), cutoff(0.0), typelo(0), typehi(0), store(nullptr), list(nullptr),
+    ComputeWithReference(lmp, narg, arg, REFERENCE), cutoff(0.0), typelo(0), typehi(0),
     nmax(0), state(nullptr)
 {
   if (narg < 5) utils::missing_cmd_args(FLERR, "compute bondswitch/atom", error);
@@ -50,48 +48,29 @@ ComputeBondSwitchAtom::ComputeBondSwitchAtom(LAMMPS *lmp, int narg, char **arg) 
   peratom_flag = 1;
   size_peratom_cols = 3;
 
-  // the reference lives in an internal fix so that it migrates with the atoms and goes into
-  // restart files; after read_restart, a compute re-defined with the same ID re-creates the
-  // fix with the same ID, and Modify::add_fix hands it the stored reference
-  id_fix = std::string(id) + "_BONDSWITCH_STORE";
-  store = dynamic_cast<FixBondSwitchStore *>(
-      modify->add_fix(fmt::format("{} all BONDSWITCH/STORE", id_fix)));
-  if (!store) error->all(FLERR, "Compute bondswitch/atom could not create fix {}", id_fix);
-
-  if (store->restart_reset) {
-    store->restart_reset = 0;
-    if (store->captured() &&
-        (store->cutoff() != cutoff || store->typelo() != typelo || store->typehi() != typehi) &&
-        comm->me == 0)
+  if (attach_store()) {
+    // the reference from the restart file is kept; a mismatch is pointed out
+    const auto &with = store()->captured_with();
+    const double rc = with[0];
+    const int lo = static_cast<int>(with[1]), hi = static_cast<int>(with[2]);
+    if ((rc != cutoff || lo != typelo || hi != typehi) && comm->me == 0)
       error->warning(FLERR,
                      "Compute bondswitch/atom {}: the reference from the restart file was "
                      "captured with Rc {} and types {}-{}, now Rc {} and types {}-{}; use "
                      "compute_modify {} reference current to capture a new one",
-                     id, store->cutoff(), store->typelo(), store->typehi(), cutoff, typelo,
-                     typehi, id);
+                     id, rc, lo, hi, cutoff, typelo, typehi, id);
   }
 }
 
 ComputeBondSwitchAtom::~ComputeBondSwitchAtom()
 {
-  // while LAMMPS shuts down, Modify deletes all fixes before the computes: nothing to do then
-  if (modify->nfix && modify->get_fix_by_id(id_fix)) modify->delete_fix(id_fix);
   memory->destroy(state);
-}
-
-FixBondSwitchStore *ComputeBondSwitchAtom::find_store()
-{
-  // looked up each time: `unfix` would otherwise leave a dangling pointer
-  auto *fix = dynamic_cast<FixBondSwitchStore *>(modify->get_fix_by_id(id_fix));
-  if (!fix)
-    error->all(FLERR, "Compute bondswitch/atom {} lost its reference: fix {} was deleted", id,
-               id_fix);
-  return fix;
 }
 
 void ComputeBondSwitchAtom::init()
 {
-  store = find_store();
+  // a store deleted by hand stops the run here, before any invocation
+  store();
   pysoft_neigh::check_ghost_range(lmp, "Compute bondswitch/atom", cutoff);
   // perpetual, not occasional: the list must follow atoms moved between two runs at the same
   // timestep (a strain step, then run 0), or a reference captured before would be compared
@@ -99,29 +78,10 @@ void ComputeBondSwitchAtom::init()
   pysoft_neigh::request_full_perpetual(lmp, this, cutoff);
 }
 
-void ComputeBondSwitchAtom::init_list(int /*id*/, NeighList *ptr)
+void ComputeBondSwitchAtom::refuse_reference_word(const char *word)
 {
-  list = ptr;
-}
-
-int ComputeBondSwitchAtom::modify_param(int narg, char **arg)
-{
-  if (strcmp(arg[0], "reference") != 0) return 0;
-  if (narg < 2) utils::missing_cmd_args(FLERR, "compute_modify reference", error);
-  if (strcmp(arg[1], "current") != 0)
-    error->all(FLERR,
-               "Compute bondswitch/atom: compute_modify reference takes 'current', not {}",
-               arg[1]);
-  // captured at the next invocation, when the neighbour list is current
-  find_store()->request_capture();
-
-  // Compute::modify_params() of LAMMPS 22Jul2025 does not advance past the words a compute's
-  // modify_param() consumed, and would call us again forever.  So the two words become a
-  // keyword it handles itself, set to the value it already has: "dynamic/dof" with the
-  // current dynamic_user, a no-op.  A LAMMPS that advances never reads them.
-  arg[0] = (char *) "dynamic/dof";
-  arg[1] = (char *) (dynamic_user ? "yes" : "no");
-  return 2;
+  error->all(FLERR, "Compute bondswitch/atom: compute_modify reference takes 'current', not {}",
+             word);
 }
 
 void ComputeBondSwitchAtom::bonded_now()
@@ -161,16 +121,15 @@ void ComputeBondSwitchAtom::bonded_now()
 
 void ComputeBondSwitchAtom::capture()
 {
-  // no fixed limit on the neighbours kept: the store is as wide as the largest reference CN
-  const int nlocal = atom->nlocal;
-  int wmax = 0, width = 0;
-  for (int i = 0; i < nlocal; i++) wmax = std::max(wmax, num_[i]);
-  MPI_Allreduce(&wmax, &width, 1, MPI_INT, MPI_MAX, world);
-
-  store->begin_capture(width, cutoff, typelo, typehi);
-  for (int i = 0; i < nlocal; i++)
-    store->set_reference(i, num_[i] > 0 ? &ids_[first_[i]] : nullptr, num_[i]);
-  store->end_capture();
+  // no fixed limit on the neighbours kept: the store is as wide as the largest reference CN;
+  // atoms outside the group (num_ < 0) get "no reference"
+  FixReferenceStore *fix = store();
+  fix->begin_capture(num_.data());
+  for (int i = 0; i < atom->nlocal; i++) {
+    double *entries = fix->entries(i);
+    for (int k = 0; k < num_[i]; k++) entries[k] = ubuf(ids_[first_[i] + k]).d;
+  }
+  fix->end_capture({cutoff, (double) typelo, (double) typehi});
 }
 
 void ComputeBondSwitchAtom::compute_peratom()
@@ -186,9 +145,8 @@ void ComputeBondSwitchAtom::compute_peratom()
 
   if (!list)
     error->all(FLERR, "Compute bondswitch/atom invoked before the first run: add 'run 0'");
-  store = find_store();
   bonded_now();
-  if (!store->captured()) capture();
+  const FixReferenceStore *fix = reference();
 
   const int nlocal = atom->nlocal;
   for (int i = 0; i < nlocal; i++) {
@@ -197,18 +155,20 @@ void ComputeBondSwitchAtom::compute_peratom()
     // num_ < 0: outside the group.  No reference: the atom was created, or joined the
     // group, after the capture; both stay zero until the next capture
     if (num_[i] < 0) continue;
-    const std::int64_t *ref = nullptr;
-    const int nref = store->reference(i, &ref);
+    const double *entries = nullptr;
+    const int nref = fix->reference(i, &entries);
     if (nref < 0) continue;
+    refids_.resize(nref);
+    for (int k = 0; k < nref; k++) refids_[k] = ubuf(entries[k]).i;
     row[0] = nref;
     row[1] = num_[i];
-    row[2] = pysoft::classify_bond_switch(ref, nref, ids_.data() + first_[i], num_[i]);
+    row[2] = pysoft::classify_bond_switch(refids_.data(), nref, ids_.data() + first_[i], num_[i]);
   }
 }
 
 double ComputeBondSwitchAtom::memory_usage()
 {
   return (double) nmax * size_peratom_cols * sizeof(double) +
-      (double) ids_.capacity() * sizeof(std::int64_t) +
+      (double) (ids_.capacity() + refids_.capacity()) * sizeof(std::int64_t) +
       (double) (first_.capacity() + num_.capacity()) * sizeof(int);
 }

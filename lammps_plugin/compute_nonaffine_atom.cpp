@@ -4,7 +4,6 @@
 
 #include "compute_nonaffine_atom.h"
 
-#include "fix_nonaffine_reference.h"
 #include "nonaffine.h"
 #include "neighbor_lists.h"
 
@@ -12,9 +11,7 @@
 #include "comm.h"
 #include "domain.h"
 #include "error.h"
-#include "group.h"
 #include "memory.h"
-#include "modify.h"
 #include "neigh_list.h"
 #include "neighbor.h"
 #include "update.h"
@@ -28,7 +25,7 @@
 using namespace LAMMPS_NS;
 
 ComputeNonaffineAtom::ComputeNonaffineAtom(LAMMPS *lmp, int narg, char **arg) :
-    Compute(lmp, narg, arg), cutoff(0.0), nmax(0), d2min(nullptr), list(nullptr), fix(nullptr),
+    ComputeWithReference(lmp, narg, arg, REFERENCE), cutoff(0.0), nmax(0), d2min(nullptr),
     list_after_init(true)
 {
   if (narg < 4) utils::missing_cmd_args(FLERR, "compute nonaffine/atom", error);
@@ -45,25 +42,16 @@ ComputeNonaffineAtom::ComputeNonaffineAtom(LAMMPS *lmp, int narg, char **arg) :
   peratom_flag = 1;
   size_peratom_cols = 0;
 
-  // the fix ID derives from the compute ID, so a compute defined again with the same ID after
-  // read_restart gets its reference back from the restart file
-  id_fix = std::string(id) + "_NONAFFINE_REFERENCE";
-  fix = dynamic_cast<FixNonaffineReference *>(
-      modify->add_fix(fmt::format("{} {} NONAFFINE/REFERENCE", id_fix, group->names[igroup])));
-  if (!fix)
-    error->all(FLERR, "Compute nonaffine/atom could not create its fix NONAFFINE/REFERENCE");
-  if (fix->captured && fix->cutoff != cutoff)
+  if (attach_store() && store()->captured_with()[WITH_CUTOFF] != cutoff)
     error->all(FLERR,
                "Compute nonaffine/atom {}: the reference in the restart file was captured with "
                "cutoff {}, not {}; define the compute with that cutoff, or with a new ID to start "
                "from a new reference",
-               id, fix->cutoff, cutoff);
+               id, store()->captured_with()[WITH_CUTOFF], cutoff);
 }
 
 ComputeNonaffineAtom::~ComputeNonaffineAtom()
 {
-  // at exit, LAMMPS deletes the fixes before the computes
-  if (modify->nfix) modify->delete_fix(id_fix);
   memory->destroy(d2min);
 }
 
@@ -75,58 +63,10 @@ void ComputeNonaffineAtom::init()
   list_after_init = true;
 }
 
-void ComputeNonaffineAtom::init_list(int /*id*/, NeighList *ptr)
+void ComputeNonaffineAtom::refuse_reference_word(const char *word)
 {
-  list = ptr;
-}
-
-void ComputeNonaffineAtom::setup()
-{
-  // Modify::setup() runs after the run's first neighbour build: positions and ghosts are current
-  if (!fix->captured) capture();
-}
-
-int ComputeNonaffineAtom::modify_param(int narg, char **arg)
-{
-  if (strcmp(arg[0], "reference") != 0) return 0;
-  if (narg < 2) utils::missing_cmd_args(FLERR, "compute_modify reference", error);
-  if (strcmp(arg[1], "current") != 0)
-    error->all(FLERR, "Compute nonaffine/atom: compute_modify reference takes 'current', not '{}'",
-               arg[1]);
-  if (update->whichflag != 0)
-    error->all(FLERR, "Compute nonaffine/atom: compute_modify reference current is only "
-               "allowed between runs");
-  refresh_between_runs();
-  capture();
-  // atoms may have changed owners or order: per-atom values computed before are no longer
-  // indexed like the atoms, so make LAMMPS refuse them until the compute runs again
-  invoked_peratom = -1;
-
-  // Compute::modify_params() of LAMMPS 22 Jul 2025 does not step past the words that
-  // modify_param() consumed: it would call us again on the same two words, forever.  Turning
-  // them into a built-in keyword that restates its current value lets that loop move on; a
-  // LAMMPS that steps past them never reads them again.
-  rearm[0] = "dynamic/dof";
-  rearm[1] = dynamic_user ? "yes" : "no";
-  arg[0] = &rearm[0][0];
-  arg[1] = &rearm[1][0];
-  return 2;
-}
-
-void ComputeNonaffineAtom::refresh_between_runs()
-{
-  // Between runs the ghost atoms may be stale (change_box, displace_atoms and set move only
-  // owned atoms), so ghosts and neighbour bins are rebuilt the way delete_atoms overlap does
-  lmp->init();
-  if (domain->triclinic) domain->x2lamda(atom->nlocal);
-  domain->pbc();
-  domain->reset_box();
-  comm->setup();
-  if (neighbor->style) neighbor->setup_bins();
-  comm->exchange();
-  comm->borders();
-  if (domain->triclinic) domain->lamda2x(atom->nlocal + atom->nghost);
-  neighbor->build(1);
+  error->all(FLERR, "Compute nonaffine/atom: compute_modify reference takes 'current', not '{}'",
+             word);
 }
 
 void ComputeNonaffineAtom::capture()
@@ -145,7 +85,9 @@ void ComputeNonaffineAtom::capture()
     return dx[0] * dx[0] + dx[1] * dx[1] + dx[2] * dx[2] < cutsq;
   };
 
-  int mymax = 0;
+  // count first, so that the store is as wide as the most neighbours of any atom; atoms outside
+  // the group get "no reference"
+  std::vector<int> count(nlocal, -1);
   bigint mypairs = 0;
   double dx[3];
   for (int ii = 0; ii < list->inum; ii++) {
@@ -154,40 +96,27 @@ void ComputeNonaffineAtom::capture()
     int n = 0;
     for (int jj = 0; jj < list->numneigh[i]; jj++)
       if (within(i, list->firstneigh[i][jj] & NEIGHMASK, dx)) n++;
-    mymax = std::max(mymax, n);
+    count[i] = n;
+    mypairs += n;
   }
-  int maxnb;
-  MPI_Allreduce(&mymax, &maxnb, 1, MPI_INT, MPI_MAX, world);
-  fix->reset_rows(maxnb);
+  FixReferenceStore *fix = store();
+  fix->begin_capture(count.data());
 
-  for (int ii = 0; ii < list->inum; ii++) {
-    int i = list->ilist[ii];
-    if (i >= nlocal || !(mask[i] & groupbit)) continue;
-    double *row = fix->ref[i];
-    int n = 0;
+  for (int i = 0; i < nlocal; i++) {
+    if (count[i] < 0) continue;
+    double *slot = fix->entries(i);
     for (int jj = 0; jj < list->numneigh[i]; jj++) {
       int j = list->firstneigh[i][jj] & NEIGHMASK;
       if (!within(i, j, dx)) continue;
-      double *slot = row + 1 + FixNonaffineReference::PER_NEIGHBOUR * n;
       slot[0] = ubuf(tag[j]).d;
       slot[1] = dx[0];
       slot[2] = dx[1];
       slot[3] = dx[2];
-      n++;
+      slot += REFERENCE.entry_size;
     }
-    row[0] = n;
-    mypairs += n;
   }
-
-  fix->captured = 1;
-  fix->cutoff = cutoff;
-  fix->step = update->ntimestep;
-  fix->box0[0] = domain->xprd;
-  fix->box0[1] = domain->yprd;
-  fix->box0[2] = domain->zprd;
-  fix->box0[3] = domain->xy;
-  fix->box0[4] = domain->xz;
-  fix->box0[5] = domain->yz;
+  fix->end_capture({cutoff, (double) update->ntimestep, domain->xprd, domain->yprd, domain->zprd,
+                    domain->xy, domain->xz, domain->yz});
 
   bigint pairs;
   MPI_Allreduce(&mypairs, &pairs, 1, MPI_LMP_BIGINT, MPI_SUM, world);
@@ -195,7 +124,7 @@ void ComputeNonaffineAtom::capture()
     utils::logmesg(lmp,
                    "Compute nonaffine/atom {}: reference captured at step {}, {} neighbours "
                    "within {} (at most {} per atom)\n",
-                   id, update->ntimestep, pairs, cutoff, maxnb);
+                   id, update->ntimestep, pairs, cutoff, fix->width());
 }
 
 void ComputeNonaffineAtom::compute_peratom()
@@ -208,15 +137,12 @@ void ComputeNonaffineAtom::compute_peratom()
     memory->create(d2min, nmax, "nonaffine/atom:d2min");
     vector_atom = d2min;
   }
-  if (!fix->captured)
-    error->all(FLERR,
-               "Compute nonaffine/atom {} has no reference configuration yet: use "
-               "compute_modify {} reference current, or a run", id, id);
+  const FixReferenceStore *fix = reference();
 
   // A = H H0^-1 carries a reference separation along with the deformation of the box since the
   // capture.  It only picks the periodic image of each neighbour (the one nearest to A X), so
   // that the box may stretch and shear between the two configurations.
-  const double *b0 = fix->box0;
+  const double *b0 = &fix->captured_with()[WITH_BOX];
   const double H[3][3] = {{domain->xprd, domain->xy, domain->xz},
                           {0.0, domain->yprd, domain->yz},
                           {0.0, 0.0, domain->zprd}};
@@ -250,13 +176,15 @@ void ComputeNonaffineAtom::compute_peratom()
   for (int i = 0; i < nlocal; i++) {
     d2min[i] = 0.0;
     if (!(mask[i] & groupbit)) continue;
-    const double *row = fix->ref[i];
-    const int n = (int) row[0];
+    // an atom with no reference (created, or joined the group, since the capture) has no
+    // neighbours to follow
+    const double *entries = nullptr;
+    const int n = std::max(fix->reference(i, &entries), 0);
     X.resize(3 * (size_t) n);
     d.resize(3 * (size_t) n);
     bool complete = true;
     for (int k = 0; k < n; k++) {
-      const double *slot = row + 1 + FixNonaffineReference::PER_NEIGHBOUR * k;
+      const double *slot = entries + REFERENCE.entry_size * k;
       const tagint jtag = (tagint) ubuf(slot[0]).i;
       double p[3];
       expected(A, slot, p);
@@ -279,7 +207,7 @@ void ComputeNonaffineAtom::compute_peratom()
 
   bigint mine = (bigint) pending.size(), npending;
   MPI_Allreduce(&mine, &npending, 1, MPI_LMP_BIGINT, MPI_SUM, world);
-  if (npending) fetch_far_neighbours(A, pending, wanted);
+  if (npending) fetch_far_neighbours(fix, A, pending, wanted);
 }
 
 void ComputeNonaffineAtom::expected(const double A[3][3], const double *slot, double *p) const
@@ -307,7 +235,8 @@ int ComputeNonaffineAtom::nearest_copy(int i, tagint jtag, const double *p, doub
   return best;
 }
 
-void ComputeNonaffineAtom::fetch_far_neighbours(const double A[3][3], const std::vector<int> &pending,
+void ComputeNonaffineAtom::fetch_far_neighbours(const FixReferenceStore *fix, const double A[3][3],
+                                                const std::vector<int> &pending,
                                                 std::vector<tagint> &wanted)
 {
   // every rank learns which atom IDs are wanted, their owners post the positions (one owner
@@ -350,13 +279,15 @@ void ComputeNonaffineAtom::fetch_far_neighbours(const double A[3][3], const std:
   bigint deleted = 0;
   tagint deleted_tag = 0, deleted_of = 0;
   for (int i : pending) {
-    const double *row = fix->ref[i];
-    const int n = (int) row[0];
+    // an atom with no reference (created, or joined the group, since the capture) has no
+    // neighbours to follow
+    const double *entries = nullptr;
+    const int n = std::max(fix->reference(i, &entries), 0);
     X.resize(3 * (size_t) n);
     d.resize(3 * (size_t) n);
     int found = 0;
     for (int k = 0; k < n; k++) {
-      const double *slot = row + 1 + FixNonaffineReference::PER_NEIGHBOUR * k;
+      const double *slot = entries + REFERENCE.entry_size * k;
       const tagint jtag = (tagint) ubuf(slot[0]).i;
       double p[3];
       expected(A, slot, p);

@@ -31,8 +31,8 @@ ComputeSoftness::ComputeSoftness(LAMMPS *lmp, int narg, char **arg) :
   } catch (pysoft::SpecError &e) {
     error->all(FLERR, "Compute softness {}: {}", arg[3], e.what());
   }
-  eval = std::make_unique<StructureEvaluator>(lmp, "Compute softness", model->spec.to_json(),
-                                              narg - 4, &arg[4]);
+  eval = std::make_unique<StructureEvaluator>(lmp, "Compute softness", model->spec, narg - 4,
+                                              &arg[4]);
   for (int iarg = 4 + ntypes; iarg < narg; iarg++) {
     if (strcmp(arg[iarg], "NULL") == 0 || model->spec.species_index(arg[iarg]) >= 0)
       error->all(FLERR, "Compute softness got more element names than the {} atom types", ntypes);

@@ -22,15 +22,9 @@ using namespace LAMMPS_NS;
 /* ---------------------------------------------------------------------- */
 
 StructureEvaluator::StructureEvaluator(LAMMPS *lmp, const std::string &style,
-                                       const std::string &spec_text, int nelem, char **elem) :
+                                       const pysoft::StructureSpec &spec, int nelem, char **elem) :
     style_(style)
 {
-  pysoft::StructureSpec spec;
-  try {
-    spec = pysoft::StructureSpec::from_json(spec_text);
-  } catch (pysoft::SpecError &e) {
-    lmp->error->all(FLERR, "{}: {}", style, e.what());
-  }
   type2species_ = pysoft_io::map_elements(lmp, style, spec, nelem, elem);
   sf_ = std::make_unique<pysoft::StructureFunctions>(spec);
 }
@@ -82,7 +76,13 @@ ComputeStructureAtom::ComputeStructureAtom(LAMMPS *lmp, int narg, char **arg) :
   if (narg < 5) utils::missing_cmd_args(FLERR, "compute structure/atom", error);
   const int ntypes = atom->ntypes;
   std::string text = pysoft_io::read_file(lmp, "Compute structure/atom", "spec", arg[3]);
-  eval = std::make_unique<StructureEvaluator>(lmp, "Compute structure/atom", text, narg - 4, &arg[4]);
+  pysoft::StructureSpec spec;
+  try {
+    spec = pysoft::StructureSpec::from_json(text);
+  } catch (pysoft::SpecError &e) {
+    error->all(FLERR, "Compute structure/atom: {}", e.what());
+  }
+  eval = std::make_unique<StructureEvaluator>(lmp, "Compute structure/atom", spec, narg - 4, &arg[4]);
 
   // after the element names there are no keywords (yet): say what the extra word is
   for (int iarg = 4 + ntypes; iarg < narg; iarg++) {

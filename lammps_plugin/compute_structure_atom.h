@@ -21,10 +21,11 @@ struct StructureSpec;
 namespace LAMMPS_NS {
 
 // Shared by compute structure/atom and compute softness: the neighbour loop that turns a full
-// neighbour list into per-atom feature rows.
+// neighbour list into per-atom feature rows.  It takes the spec already parsed (from the spec
+// file, or from the model file of compute softness), so that no spec text is read twice.
 class StructureEvaluator {
  public:
-  StructureEvaluator(class LAMMPS *, const std::string &style, const std::string &spec_text,
+  StructureEvaluator(class LAMMPS *, const std::string &style, const pysoft::StructureSpec &spec,
                      int nelem, char **elem);
   ~StructureEvaluator();
 

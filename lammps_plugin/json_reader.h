@@ -74,6 +74,10 @@ inline nlohmann_lmp::json parse_json(const std::string &text, const std::string 
   }
 }
 
+// The spec held by an already parsed JSON value (the object itself, or an object holding it
+// under "spec"); the checks and messages of StructureSpec::from_json, which calls it.
+StructureSpec read_spec(const nlohmann_lmp::json &value);
+
 }    // namespace pysoft
 
 #endif

@@ -4,6 +4,8 @@
 
 #include "plugin_io.h"
 
+#include "spec_files.h"
+
 #include "atom.h"
 #include "comm.h"
 #include "error.h"
@@ -11,38 +13,22 @@
 
 #include <cerrno>
 #include <cstring>
-#include <dlfcn.h>
 #include <fstream>
 #include <sys/stat.h>
 #include <sstream>
 
 using namespace LAMMPS_NS;
 
-std::string pysoft_io::data_dir()
-{
-  Dl_info info;
-  if (dladdr((void *) &pysoft_io::data_dir, &info) && info.dli_fname) {
-    std::string so = info.dli_fname;
-    auto slash = so.rfind('/');
-    std::string libdir = slash == std::string::npos ? "." : so.substr(0, slash);
-    return libdir + "/../data";
-  }
-  return "";
-}
-
 std::string pysoft_io::read_file(LAMMPS *lmp, const std::string &style, const std::string &what,
                                  const std::string &path)
 {
   std::string text, problem;
   if (lmp->comm->me == 0) {
-    std::string name = path;
+    // a model is always a path; a path that names nothing is opened as given, for the
+    // system's word on why it cannot be
+    std::string name = what == "spec" ? pysoft::find_spec_file(path) : path;
+    if (name.empty()) name = path;
     std::ifstream in(name);
-    // a bare word such as "default" names a spec shipped with pysoft
-    if (!in && name.find('/') == std::string::npos && name.find('.') == std::string::npos) {
-      std::string shipped = data_dir() + "/spec_" + name + ".json";
-      in.open(shipped);
-      if (in) name = shipped;
-    }
     struct stat st;
     if (in && stat(name.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
       problem = fmt::format("{} {} file {} is not a regular file", style, what, path);

@@ -14,9 +14,9 @@
 namespace LAMMPS_NS {
 namespace pysoft_io {
 
-  // Read a whole text file on rank 0 and broadcast it.  A bare name that is not a file, such
-  // as "default", is looked up among the specs shipped with pysoft (pysoft/data/spec_NAME.json
-  // beside the plugin).  Errors name the style and what the file is for.
+  // Read a whole text file on rank 0 and broadcast it.  For a spec (what = "spec") the path
+  // may also be the bare name of a spec shipped with pysoft, such as "default", by the rule of
+  // pysoft::find_spec_file.  Errors name the style and what the file is for.
   std::string read_file(LAMMPS *lmp, const std::string &style, const std::string &what,
                         const std::string &path);
 
@@ -24,9 +24,6 @@ namespace pysoft_io {
   // the spec, -1 for NULL.  Index 0 of the result is unused (types count from 1).
   std::vector<int> map_elements(LAMMPS *lmp, const std::string &style,
                                 const pysoft::StructureSpec &spec, int narg, char **arg);
-
-  // The directory of pysoft's shipped data files (pysoft/data), found from the plugin's path.
-  std::string data_dir();
 
 }    // namespace pysoft_io
 }    // namespace LAMMPS_NS

@@ -3,12 +3,13 @@
    Loaded through ctypes by the tests, to check the structure functions,
    the bond-switching classification and D2min on hand-made input and the
    spec and model readers on damaged files, and by pysoft (pysoft/spec.py)
-   to validate spec files before a run.
+   to find spec files by the plugin's own rule and validate them before a run.
 ------------------------------------------------------------------------- */
 
 #include "bond_switching.h"
 #include "nonaffine.h"
 #include "softness_model.h"
+#include "spec_files.h"
 #include "structure_functions.h"
 
 #include <cstring>
@@ -24,6 +25,27 @@ void set_error(char *err, int len, const char *msg)
 }    // namespace
 
 extern "C" {
+
+// the file a spec argument names (pysoft::find_spec_file), written to out; returns its length
+// (out holds all of it when that is below outlen), or -1 when the argument names no file
+__attribute__((visibility("default"))) int pysoft_find_spec_file(const char *arg, char *out,
+                                                                  int outlen)
+{
+  const std::string path = pysoft::find_spec_file(arg);
+  if (path.empty()) return -1;
+  set_error(out, outlen, path.c_str());
+  return (int) path.size();
+}
+
+// the names of the specs shipped with pysoft, sorted, one per line, written to out; returns
+// the length of that text (out holds all of it when that is below outlen)
+__attribute__((visibility("default"))) int pysoft_shipped_specs(char *out, int outlen)
+{
+  std::string text;
+  for (const auto &name : pysoft::shipped_spec_names()) text += name + "\n";
+  set_error(out, outlen, text.c_str());
+  return (int) text.size();
+}
 
 // number of feature columns of a spec, or -1 with a message in err
 __attribute__((visibility("default"))) int pysoft_spec_ncols(const char *spec_json, char *err,

@@ -8,8 +8,7 @@
 #include "compute_nonaffine_atom.h"
 #include "compute_softness.h"
 #include "compute_structure_atom.h"
-#include "fix_bondswitch_store.h"
-#include "fix_nonaffine_reference.h"
+#include "fix_reference_store.h"
 
 using namespace LAMMPS_NS;
 
@@ -18,6 +17,12 @@ namespace {
 template <class T> void *create_v2(void *lmp, int narg, char **arg)
 {
   return new T((LAMMPS *) lmp, narg, arg);
+}
+
+// the reference store of compute C, one fix class for every such compute
+template <class C> void *create_store(void *lmp, int narg, char **arg)
+{
+  return new FixReferenceStore((LAMMPS *) lmp, narg, arg, C::REFERENCE);
 }
 
 void add_style(lammpsplugin_regfunc reg, void *lmp, void *handle, const char *style,
@@ -50,14 +55,14 @@ extern "C" void lammpsplugin_init(void *lmp, void *handle, void *regfunc)
             "pysoft: coordination and bond switching (UC/DC/IC/SC) against a reference",
             &create_v2<ComputeBondSwitchAtom>);
   // upper case, as LAMMPS's own STORE/ATOM: created by compute bondswitch/atom, not by users
-  add_style(reg, lmp, handle, "fix", "BONDSWITCH/STORE",
+  add_style(reg, lmp, handle, "fix", ComputeBondSwitchAtom::REFERENCE.store_style,
             "pysoft: internal reference store of compute bondswitch/atom",
-            &create_v2<FixBondSwitchStore>);
+            &create_store<ComputeBondSwitchAtom>);
   add_style(reg, lmp, handle, "compute", "nonaffine/atom",
             "pysoft: per-atom Falk-Langer D2min relative to a stored reference",
             &create_v2<ComputeNonaffineAtom>);
   // upper case too: created by compute nonaffine/atom to keep its reference with the atoms
-  add_style(reg, lmp, handle, "fix", "NONAFFINE/REFERENCE",
+  add_style(reg, lmp, handle, "fix", ComputeNonaffineAtom::REFERENCE.store_style,
             "pysoft: reference neighbours of compute nonaffine/atom (internal)",
-            &create_v2<FixNonaffineReference>);
+            &create_store<ComputeNonaffineAtom>);
 }

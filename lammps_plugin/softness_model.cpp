@@ -45,7 +45,7 @@ SoftnessModel SoftnessModel::from_json(const std::string &text)
   if (!sp->is_object()) throw SpecError("model field 'spec' must be a JSON object");
 
   SoftnessModel m;
-  m.spec = StructureSpec::from_json(sp->dump());
+  m.spec = read_spec(*sp);
   const int n = m.spec.ncols();
   m.mean = vector_field(root, "mean", n);
   m.scale = vector_field(root, "scale", n);

@@ -93,8 +93,13 @@ std::string StructureSpec::column_label(int c) const
 
 StructureSpec StructureSpec::from_json(const std::string &text)
 {
-  json root = parse_json(text, "spec");
-  if (root.is_object() && root.contains("spec") && root["spec"].is_object()) root = root["spec"];
+  return read_spec(parse_json(text, "spec"));
+}
+
+StructureSpec read_spec(const json &value)
+{
+  const json &root =
+      value.is_object() && value.contains("spec") && value["spec"].is_object() ? value["spec"] : value;
 
   check_keys(root, "", {"species", "radial", "angular", "comment"});
   StructureSpec s;
@@ -155,19 +160,6 @@ StructureSpec StructureSpec::from_json(const std::string &text)
     }
   }
   return s;
-}
-
-std::string StructureSpec::to_json() const
-{
-  json j;
-  j["species"] = species;
-  j["radial"] = {{"mu", {mu_first, mu(nmu - 1), mu_step}}, {"L", L}, {"cutoff", radial_cutoff}};
-  if (has_angular) {
-    json ps = json::array();
-    for (const auto &q : params) ps.push_back({q.xi, q.lambda, q.zeta});
-    j["angular"] = {{"cutoff", angular_cutoff}, {"params", ps}};
-  }
-  return j.dump();
 }
 
 }    // namespace pysoft

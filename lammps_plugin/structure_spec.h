@@ -56,10 +56,10 @@ struct StructureSpec {
   std::string column_label(int c) const;
 
   // Parse the JSON text of a spec (the object itself, or an object holding it under "spec").
-  // Throws SpecError naming the field for unknown keys, wrong types and bad values.
+  // Throws SpecError naming the field for unknown keys, wrong types and bad values.  A spec
+  // inside a model file is read from the model's parsed JSON instead (read_spec in
+  // json_reader.h), so that its text is parsed once.
   static StructureSpec from_json(const std::string &text);
-  // Canonical JSON of this spec (used to compare a model's spec with a compute's).
-  std::string to_json() const;
 };
 
 }    // namespace pysoft

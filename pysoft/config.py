@@ -216,11 +216,21 @@ def validate(raw, base_dir="."):
     for k in ("inputs_dir", "model"):
         if cfg[k] is not None:
             cfg[k] = os.path.normpath(os.path.join(base_dir, os.path.expanduser(cfg[k])))
-    spec_name = cfg["train"]["spec"]
-    if os.sep in spec_name or spec_name.endswith(".json"):
-        cfg["train"]["spec"] = os.path.normpath(os.path.join(base_dir, os.path.expanduser(spec_name)))
+    cfg["train"]["spec"] = _spec_in_folder(cfg["train"]["spec"], base_dir)
     _cross_checks(cfg)
     return cfg
+
+
+def _spec_in_folder(spec, base_dir):
+    """The train.spec setting with a relative path read from the config's folder.  It keeps the
+    meaning the plugin's rule (pysoft::find_spec_file, which `pysoft train` asks) gives the
+    setting in that folder: a path that exists comes first, else a bare name (no '/', no '.')
+    stays a name for the shipped specs, else it is a path.  Checked against the library by
+    test_spec_setting_means_what_the_library_reads_in_the_config_folder; not asked here, since
+    `pysoft run` itself needs no compiled library (its stages do)."""
+    path = os.path.normpath(os.path.join(base_dir, os.path.expanduser(spec)))
+    bare = "/" not in spec and "." not in spec
+    return spec if bare and not os.path.exists(path) else path
 
 
 def _check_known(raw, schema, prefix):

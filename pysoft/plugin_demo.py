@@ -107,10 +107,13 @@ def summarize(out, spec, wall):
     with open(os.path.join(out, "timing.json")) as fh:
         timing = json.load(fh)
     f, types = data["features"], data["type"]
-    first, last, step = spec["radial"]["mu"]
-    mu = first + step * np.arange(int(round((last - first) / step)) + 1)
+    from pysoft.spec import radial_ncols
+
+    # the grid's length as the plugin reads the spec; its values are mu_first + k step there too
+    first, _, step = spec["radial"]["mu"]
+    nmu = radial_ncols(spec) // len(spec["species"])
+    mu = first + step * np.arange(nmu)
     L = spec["radial"]["L"]
-    nmu = len(mu)
     # sum_mu G(mu) step / (sqrt(pi) L) counts the neighbours between the grid's ends
     per_neighbour = np.sqrt(np.pi) * L / step
     print(f"structure/atom: {timing['seconds']:.3f} s for {timing['atoms']} atoms on {timing['ranks']} "

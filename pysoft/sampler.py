@@ -86,7 +86,7 @@ class Sampler:
                  replace="no", sync="yes", restart="no"):
         from mpi4py import MPI
 
-        from pysoft.spec import load_spec, ncols
+        from pysoft.spec import load_spec, max_cutoff, ncols
 
         self.comm = MPI.COMM_WORLD
         self.rank = self.comm.Get_rank()
@@ -112,7 +112,7 @@ class Sampler:
             raise SamplerError(str(e))
         self.spec_text = json.dumps(self.spec)
         self.ncols = ncols(self.spec_text)
-        self.cutoff = max(self.spec["radial"]["cutoff"], (self.spec.get("angular") or {}).get("cutoff", 0.0))
+        self.cutoff = max_cutoff(self.spec_text)
         species = self.spec["species"]
         for t in self.types:
             if t != "NULL" and t not in species:

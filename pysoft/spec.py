@@ -1,15 +1,16 @@
 """Structure-function specs: loading, validation and column labels.
 
-The spec is parsed and validated by the same C++ code that the LAMMPS plugin uses
-(``libpysoft_math.so``, through ctypes), so a spec that passes here is one the plugin accepts,
-with the same one-line messages.
+The spec is found, parsed and validated by the same C++ code that the LAMMPS plugin uses
+(``libpysoft_math.so``, through ctypes), so a spec name means the same file here as in
+``compute structure/atom``, and a spec that passes here is one the plugin accepts, with the same
+one-line messages.
 """
 
 import ctypes
 import json
 import os
 
-from .plugin import DATA_DIR, PLUGIN_DIR
+from .plugin import PLUGIN_DIR
 
 import numpy as np
 
@@ -24,6 +25,10 @@ def _math():
     global _lib
     if _lib is None:
         _lib = ctypes.CDLL(os.path.join(PLUGIN_DIR, "libpysoft_math.so"))
+        _lib.pysoft_find_spec_file.restype = ctypes.c_int
+        _lib.pysoft_find_spec_file.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int]
+        _lib.pysoft_shipped_specs.restype = ctypes.c_int
+        _lib.pysoft_shipped_specs.argtypes = [ctypes.c_char_p, ctypes.c_int]
         _lib.pysoft_spec_ncols.restype = ctypes.c_int
         _lib.pysoft_spec_ncols.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int]
         _lib.pysoft_spec_shape.restype = ctypes.c_int
@@ -42,19 +47,33 @@ def _math():
     return _lib
 
 
+def _text_from_library(call, *args):
+    """The text a C function of libpysoft_math writes into a buffer, read whole; None when it
+    returns -1."""
+    size = 4096
+    while True:
+        buf = ctypes.create_string_buffer(size)
+        n = call(*args, buf, size)
+        if n < 0:
+            return None
+        if n < size:
+            return os.fsdecode(buf.value)
+        size = n + 1
+
+
 def spec_path(name_or_path):
-    """A spec file path; a bare name such as ``default`` means a spec shipped with pysoft."""
-    if os.path.exists(name_or_path):
-        return name_or_path
-    shipped = os.path.join(DATA_DIR, f"spec_{name_or_path}.json")
-    if os.sep not in name_or_path and os.path.exists(shipped):
-        return shipped
-    raise FileNotFoundError(f"spec file not found: {name_or_path}")
+    """A spec file path; a bare name such as ``default`` means a spec shipped with pysoft.
+    The plugin's own rule decides (``pysoft::find_spec_file``), so the name means the same file
+    here as in ``compute structure/atom``."""
+    path = _text_from_library(_math().pysoft_find_spec_file, os.fsencode(name_or_path))
+    if path is None:
+        raise FileNotFoundError(f"spec file not found: {name_or_path}")
+    return path
 
 
 def shipped_specs():
-    """Names of the specs shipped with pysoft."""
-    return sorted(f[5:-5] for f in os.listdir(DATA_DIR) if f.startswith("spec_") and f.endswith(".json"))
+    """Names of the specs shipped with pysoft, as the plugin finds them."""
+    return _text_from_library(_math().pysoft_shipped_specs).split()
 
 
 def load_spec(spec):

@@ -7,6 +7,7 @@ atoms migrated, across restarts, after compute_modify reference current, and on 
 
 import ctypes
 import os
+import struct
 
 import numpy as np
 import pytest
@@ -374,6 +375,28 @@ def test_restart_with_other_cutoff_warns(tmp_path):
     assert proc.returncode == 0, proc.stdout[-2000:]
     assert ("WARNING: Compute bondswitch/atom B: the reference from the restart file was captured "
             "with Rc 2.25 and types 2-2, now Rc 2.4 and types 1-2") in proc.stdout
+
+
+@pytest.mark.parametrize("compute,store", [("compute B Al bondswitch/atom 2.25 2", "BONDSWITCH/STORE"),
+                                           ("compute B all nonaffine/atom 3.0", "NONAFFINE/REFERENCE")])
+def test_restart_in_an_older_layout_is_refused(tmp_path, compute, store):
+    # the reference store's global record starts with its layout tag (2.0); the records that
+    # pysoft wrote before the two computes shared one store started with the captured flag (0
+    # or 1), so such a file is refused with one error line instead of being misread
+    setup = SETUP.replace("units metal\n", "units metal\natom_modify map yes\n")
+    proc = run_lmp(tmp_path, setup + compute + "\nrun 0\nwrite_restart r.restart\n")
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    data = bytearray((tmp_path / "r.restart").read_bytes())
+    # Modify::write_restart: the fix ID, its style (each an int length and the text with its
+    # NUL), then the fix's record (an int size and the doubles)
+    at = data.index(store.encode() + b"\0") + len(store) + 1 + 4
+    assert struct.unpack_from("d", data, at)[0] == 2.0
+    struct.pack_into("d", data, at, 1.0)
+    (tmp_path / "r.restart").write_bytes(bytes(data))
+    msg = error_line(run_lmp(tmp_path, "units metal\nread_restart r.restart\npair_style zero 4.0\n"
+                             f"pair_coeff * *\n{compute}\nrun 0\n"))
+    assert f"Fix {store} B_{store.replace('/', '_')}: the restart file holds a reference written by " \
+           "an older pysoft" in msg
 
 
 @pytest.mark.mpi

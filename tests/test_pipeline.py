@@ -147,6 +147,36 @@ def test_plain_numbers_in_pressure_unit(tmp_path):
     assert cfg["quench"]["rho1"] == 3.175 and cfg["planestrain"]["de"] == 0.01
 
 
+@pytest.mark.parametrize("setting", ["default", "radial", "defualt", "my.json", "../specs/my.json",
+                                     "sub.spec", "myspec", "here", "/nowhere/x.json"])
+def test_spec_setting_means_what_the_library_reads_in_the_config_folder(tmp_path, monkeypatch, setting):
+    # pysoft.config rebases train.spec onto the config's folder for `pysoft train`, which runs
+    # elsewhere: the file the library (pysoft.spec.spec_path) finds for the rebased setting from
+    # any folder is the one it finds for the setting itself from the config's folder
+    from pysoft.config import load_config
+    from pysoft.spec import spec_path
+
+    folder = tmp_path / "cfg"
+    (folder / "specs").mkdir(parents=True)
+    for name in ("my.json", "sub.spec", "myspec", "radial"):
+        (folder / name).write_text("{}")
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "my.json").write_text("{}")
+
+    def found(name):
+        try:
+            return os.path.realpath(spec_path(name))
+        except FileNotFoundError:
+            return None
+
+    rebased = load_config(write_config(folder / "c.yaml", train__spec=setting))["train"]["spec"]
+    monkeypatch.chdir(folder)
+    want = found(setting)
+    monkeypatch.chdir(tmp_path / "specs")
+    assert found(rebased) == want
+    assert (want is None) == (setting in ("defualt", "here", "/nowhere/x.json"))
+
+
 def test_plan_and_keys(tmp_path, capsys):
     rc, out, _ = run_cli(["run", "--keys"], capsys)
     assert rc == 0 and "t_quench" in out and "hop_threshold" in out

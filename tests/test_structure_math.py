@@ -5,6 +5,7 @@ reached through libpysoft_math.so (pysoft.spec).
 """
 
 import math
+import os
 
 import numpy as np
 import pytest
@@ -29,6 +30,23 @@ def test_default_spec_shipped():
     spec = load_spec("default")
     assert spec["radial"] == {"mu": [0.6, 10.0, 0.2], "L": 0.2, "cutoff": 11.0}
     assert ncols(spec) == 96 + 3 * 18
+
+
+def test_spec_names_mean_what_the_plugin_reads(tmp_path, monkeypatch):
+    # pysoft.spec asks libpysoft_math, so a name means the file compute structure/atom opens
+    from pysoft.plugin import DATA_DIR
+    from pysoft.spec import shipped_specs, spec_path
+    assert shipped_specs() == ["default", "radial"]
+    for name in shipped_specs():
+        assert os.path.samefile(spec_path(name), os.path.join(DATA_DIR, f"spec_{name}.json"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "radial").write_text("{}")
+    assert spec_path("radial") == "radial"    # an existing path comes before a shipped name
+    (tmp_path / "sub").mkdir()
+    assert spec_path("sub") == "sub"          # anything that exists; the reader refuses it
+    for missing in ("nowhere", "default.json", "sub/default", ""):
+        with pytest.raises(FileNotFoundError, match="spec file not found"):
+            spec_path(missing)
 
 
 @pytest.mark.parametrize("r", [0.6, 1.83, 2.0, 4.4444, 9.99, 10.7])
