@@ -75,24 +75,32 @@ StructureFunctions::StructureFunctions(const StructureSpec &spec) : spec_(spec)
     param_shape_.push_back(is);
   }
 
-  // With 1/xi_u^2 = m_u / xi_max^2 for whole m_u, exp(-s/xi_u^2) = exp(-s/xi_max^2)^m_u: one
-  // exp() per neighbour pair instead of one per distinct xi.  The shipped default spec picks
-  // its xi for this (xi^2 = 9, 4.5, 2.25 Å^2).
+  // With 1/xi_u^2 = m_u b for whole m_u, exp(-s/xi_u^2) = exp(-s b)^m_u: one exp() per
+  // neighbour pair and a few multiplies per xi instead of one exp() per distinct xi.  b is the
+  // smallest 1/xi^2 over a whole g <= 64: the shipped default spec (xi^2 = 9, 4.5, 2.25 Å^2)
+  // has g = 1 and m = 1, 2, 4; xi = 3, 2, 1 Å has g = 4 and m = 4, 9, 36.  Each multiply adds
+  // one rounding, so w^m is within ~m ulp of exp(-s/xi^2): 1e-14 relative for m <= 64.
   if (!inv_xi2_.empty()) {
-    int imin = (int) (std::min_element(inv_xi2_.begin(), inv_xi2_.end()) - inv_xi2_.begin());
-    if (imin != 0) {
-      std::swap(inv_xi2_[0], inv_xi2_[imin]);
-      for (int &u : param_xi_) u = (u == 0) ? imin : (u == imin ? 0 : u);
-    }
-    for (double v : inv_xi2_) {
-      double m = v / inv_xi2_[0];
-      if (std::fabs(m - std::round(m)) > 1e-12 * m || std::round(m) > 16) {
-        xi_power_.clear();
-        break;
+    const double vmin = *std::min_element(inv_xi2_.begin(), inv_xi2_.end());
+    for (int g = 1; g <= 64 && xi_power_.empty(); g++) {
+      for (double v : inv_xi2_) {
+        const double m = v / vmin * g;
+        if (std::fabs(m - std::round(m)) > 1e-9 * m || std::round(m) > 64) {
+          xi_power_.clear();
+          break;
+        }
+        xi_power_.push_back((int) std::round(m));
       }
-      xi_power_.push_back((int) std::round(m));
+      xi_base_ = vmin / g;
     }
+    for (int m : xi_power_)
+      while ((m >> xi_power_bits_) != 0) xi_power_bits_++;
   }
+  cos_.resize(ANGULAR_CHUNK);
+  sq_.resize(ANGULAR_CHUNK);
+  expo_.resize(inv_xi2_.size() * ANGULAR_CHUNK);
+  base_.resize(lambdas_.size() * ANGULAR_CHUNK);
+  shape_.resize(shapes_.size() * ANGULAR_CHUNK);
   count_.resize(nspecies_);
   start_.resize(nspecies_ + 1);
   aseg_.resize(nspecies_ + 1);
@@ -200,97 +208,141 @@ void StructureFunctions::add_radial(const double *r, int n, double *block)
    Angular functions over unordered neighbour pairs {j, k}, j != k:
      exp(-(r_ij^2 + r_ik^2 + r_jk^2)/xi^2) (1 + lambda cos theta_jik)^zeta
    with r_jk^2 = r_ij^2 + r_ik^2 - 2 d_ij.d_ik, so no second neighbour search is needed.
-   Neighbours come grouped by species, so for fixed j each species of k is a contiguous run
-   and each param's sum over that run is a dot product of two arrays, which vectorizes.
+
+   Neighbours come grouped by species, so the pairs of one species pair (one block of
+   features) are, for each j, a contiguous run of k.  The runs are short (~40 pairs), and a
+   vector loop per run and per quantity spent more in its start and end than in its body.
+   So the cosine and s = r_ij^2 + r_ik^2 + r_jk^2 of each run are appended to a chunk of up
+   to ANGULAR_CHUNK pairs of one block (L1-resident), and everything else runs over the
+   whole chunk: one exp() (the rest are its powers, see the constructor), the bases
+   1 + lambda cos and their powers, and one dot product per param.
 ------------------------------------------------------------------------- */
 
 PYSOFT_HOT
-void StructureFunctions::add_angular(double *out)
+void StructureFunctions::add_angular(int n, double *out)
 {
-  const int n = (int) ar_.size();
+  (void) n;
+  const int np = (int) spec_.params.size();
+  const double *x = ax_.data(), *y = ay_.data(), *z = az_.data(), *ir = air_.data(), *r2 = ar2_.data();
+  double *cv = cos_.data(), *sv = sq_.data();
+  for (int a = 0; a < nspecies_; a++)
+    for (int b = a; b < nspecies_; b++) {
+      double *block = out + (size_t) spec_.pair_index(a, b) * np;
+      int fill = 0;
+      for (int j = aseg_[a]; j < aseg_[a + 1]; j++) {
+        const double xj = x[j], yj = y[j], zj = z[j], irj = ir[j], rj2 = r2[j];
+        int k = (a == b) ? j + 1 : aseg_[b];
+        const int k1 = aseg_[b + 1];
+        while (k < k1) {
+          const int m = std::min(k1 - k, ANGULAR_CHUNK - fill);
+          double *c = cv + fill, *s = sv + fill;
+#pragma omp simd
+          for (int t = 0; t < m; t++) {
+            const int kk = k + t;
+            const double dot = xj * x[kk] + yj * y[kk] + zj * z[kk];
+            // rounding can push |cos| a hair past 1, and 1 + lambda cos must stay >= 0
+            c[t] = std::max(-1.0, std::min(1.0, dot * irj * ir[kk]));
+            s[t] = 2.0 * (rj2 + r2[kk] - dot);
+          }
+          fill += m;
+          k += m;
+          if (fill == ANGULAR_CHUNK) {
+            angular_chunk(fill, block);
+            fill = 0;
+          }
+        }
+      }
+      if (fill) angular_chunk(fill, block);
+    }
+}
+
+// The features of one chunk of pairs (cos_ and sq_ hold their cosines and s), added to block.
+PYSOFT_HOT
+void StructureFunctions::angular_chunk(int m, double *block)
+{
+  constexpr int C = ANGULAR_CHUNK;
   const int np = (int) spec_.params.size();
   const int nxi = (int) inv_xi2_.size();
   const int nlam = (int) lambdas_.size();
   const int nsh = (int) shapes_.size();
-  cos_.resize(n);
-  expo_.resize((size_t) nxi * n);
-  base_.resize((size_t) nlam * n);
-  shape_.resize((size_t) nsh * n);
-  double *cosv = cos_.data(), *ex = expo_.data(), *bs = base_.data(), *sh = shape_.data();
-  const double *x = ax_.data(), *y = ay_.data(), *z = az_.data(), *rr = ar_.data(), *r2 = ar2_.data();
+  double *cv = cos_.data(), *sv = sq_.data(), *ex = expo_.data(), *bs = base_.data(), *sh = shape_.data();
 
-  int sj = 0;
-  for (int j = 0; j < n - 1; j++) {
-    while (j >= aseg_[sj + 1]) sj++;
-    const double xj = x[j], yj = y[j], zj = z[j], rj = rr[j], rj2 = r2[j];
-    // per k > j: the exponentials and the cosine
-    for (int k = j + 1; k < n; k++) {
-      const double dot = xj * x[k] + yj * y[k] + zj * z[k];
-      // rounding can push |cos| a hair past 1, and 1 + lambda cos must stay >= 0
-      cosv[k] = std::max(-1.0, std::min(1.0, dot / (rj * rr[k])));
-      const double s = 2.0 * (rj2 + r2[k] - dot);
-      ex[k] = s;    // the exponentials follow in vector loops
+  if (!xi_power_.empty()) {
+    // w = exp(-s b) into sv, then exp(-s/xi_u^2) = w^m_u by repeated squaring: sv is squared
+    // in place, and each square multiplies into every xi whose power has that bit
+    const double a = -xi_base_;
+#pragma omp simd
+    for (int t = 0; t < m; t++) sv[t] = simd_exp(a * sv[t]);
+    for (int bit = 0; bit < xi_power_bits_; bit++) {
+      for (int u = 0; u < nxi; u++) {
+        const int mu = xi_power_[u];
+        if (!((mu >> bit) & 1)) continue;
+        double *eu = ex + (size_t) u * C;
+        if ((mu & ((1 << bit) - 1)) == 0) {    // the lowest bit of m_u: the first factor
+#pragma omp simd
+          for (int t = 0; t < m; t++) eu[t] = sv[t];
+        } else {
+#pragma omp simd
+          for (int t = 0; t < m; t++) eu[t] *= sv[t];
+        }
+      }
+      if (bit + 1 < xi_power_bits_) {
+#pragma omp simd
+        for (int t = 0; t < m; t++) sv[t] *= sv[t];
+      }
     }
-    for (int u = nxi - 1; u >= 0; u--) {
-      if (!xi_power_.empty() && u > 0) continue;
-      double *eu = ex + (size_t) u * n;
+  } else {
+    for (int u = 0; u < nxi; u++) {
+      double *eu = ex + (size_t) u * C;
       const double a = -inv_xi2_[u];
 #pragma omp simd
-      for (int k = j + 1; k < n; k++) eu[k] = simd_exp(a * ex[k]);
+      for (int t = 0; t < m; t++) eu[t] = simd_exp(a * sv[t]);
     }
-    // exp(-s/xi_u^2) = exp(-s/xi_max^2)^m_u, m_u - 1 vector multiplies (m_u <= 16)
-    if (!xi_power_.empty())
-      for (int u = 1; u < nxi; u++) {
-        double *eu = ex + (size_t) u * n;
+  }
+  for (int l = 0; l < nlam; l++) {
+    double *b = bs + (size_t) l * C;
+    const double lam = lambdas_[l];
 #pragma omp simd
-        for (int k = j + 1; k < n; k++) eu[k] = ex[k];
-        for (int m = 1; m < xi_power_[u]; m++) {
+    for (int t = 0; t < m; t++) b[t] = 1.0 + lam * cv[t];
+  }
+  for (int h = 0; h < nsh; h++) {
+    const Shape &s = shapes_[h];
+    const double *b = bs + (size_t) s.lambda * C;
+    double *a = sh + (size_t) h * C;
+    if (s.izeta == 1) {
 #pragma omp simd
-          for (int k = j + 1; k < n; k++) eu[k] *= ex[k];
-        }
+      for (int t = 0; t < m; t++) a[t] = b[t];
+    } else if (s.izeta == 2) {
+#pragma omp simd
+      for (int t = 0; t < m; t++) a[t] = b[t] * b[t];
+    } else if (s.izeta == 4) {
+#pragma omp simd
+      for (int t = 0; t < m; t++) {
+        const double b2 = b[t] * b[t];
+        a[t] = b2 * b2;
       }
-    for (int l = 0; l < nlam; l++) {
-      double *b = bs + (size_t) l * n;
-      const double lam = lambdas_[l];
-#pragma omp simd
-      for (int k = j + 1; k < n; k++) b[k] = 1.0 + lam * cosv[k];
+    } else if (s.izeta >= 0) {
+      for (int t = 0; t < m; t++) a[t] = ipow(b[t], s.izeta);
+    } else {
+      for (int t = 0; t < m; t++) a[t] = std::pow(b[t], s.zeta);
     }
-    for (int h = 0; h < nsh; h++) {
-      const Shape &s = shapes_[h];
-      const double *b = bs + (size_t) s.lambda * n;
-      double *a = sh + (size_t) h * n;
-      if (s.izeta == 1) {
+  }
+  // one dot product per param, into 16 partial sums: a single vector accumulator would make
+  // every multiply-add wait for the one before it (latency, not throughput, bound)
+  constexpr int P = 16;
+  const int mfull = m - m % P;
+  for (int p = 0; p < np; p++) {
+    const double *e = ex + (size_t) param_xi_[p] * C;
+    const double *a = sh + (size_t) param_shape_[p] * C;
+    double part[P] = {0.0};
+    for (int t = 0; t < mfull; t += P) {
 #pragma omp simd
-        for (int k = j + 1; k < n; k++) a[k] = b[k];
-      } else if (s.izeta == 2) {
-#pragma omp simd
-        for (int k = j + 1; k < n; k++) a[k] = b[k] * b[k];
-      } else if (s.izeta == 4) {
-#pragma omp simd
-        for (int k = j + 1; k < n; k++) {
-          const double b2 = b[k] * b[k];
-          a[k] = b2 * b2;
-        }
-      } else if (s.izeta >= 0) {
-        for (int k = j + 1; k < n; k++) a[k] = ipow(b[k], s.izeta);
-      } else {
-        for (int k = j + 1; k < n; k++) a[k] = std::pow(b[k], s.zeta);
-      }
+      for (int l = 0; l < P; l++) part[l] += e[t + l] * a[t + l];
     }
-    // per species run of k: one dot product per param
-    for (int sk = sj; sk < nspecies_; sk++) {
-      const int k0 = std::max(j + 1, aseg_[sk]), k1 = aseg_[sk + 1];
-      if (k0 >= k1) continue;
-      double *block = out + spec_.pair_index(sj, sk) * np;
-      for (int p = 0; p < np; p++) {
-        const double *e = ex + (size_t) param_xi_[p] * n;
-        const double *a = sh + (size_t) param_shape_[p] * n;
-        double acc = 0.0;
-#pragma omp simd reduction(+ : acc)
-        for (int k = k0; k < k1; k++) acc += e[k] * a[k];
-        block[p] += acc;
-      }
-    }
+    double acc = 0.0;
+    for (int t = mfull; t < m; t++) acc += e[t] * a[t];
+    for (int l = 0; l < P; l++) acc += part[l];
+    block[p] += acc;
   }
 }
 
@@ -308,13 +360,6 @@ void StructureFunctions::evaluate(int n, const double *d, const int *sp, double 
   std::vector<int> &fill = count_;
   std::fill(fill.begin(), fill.end(), 0);
   int na = 0;
-  if (spec_.has_angular) {
-    ax_.resize(n);
-    ay_.resize(n);
-    az_.resize(n);
-    ar_.resize(n);
-    ar2_.resize(n);
-  }
   // radial distances land in rr_[start_[s] ...]; angular neighbours are appended per species
   // in a second pass below so their runs are contiguous
   for (int j = 0; j < n; j++) {
@@ -325,6 +370,11 @@ void StructureFunctions::evaluate(int n, const double *d, const int *sp, double 
   for (int s = 0; s < nspecies_; s++) add_radial(rr_.data() + start_[s], fill[s], out + s * nmu_);
 
   if (!spec_.has_angular) return;
+  ax_.resize(n);
+  ay_.resize(n);
+  az_.resize(n);
+  air_.resize(n);
+  ar2_.resize(n);
   for (int s = 0; s < nspecies_; s++) {
     aseg_[s] = na;
     for (int j = 0; j < n; j++) {
@@ -337,17 +387,12 @@ void StructureFunctions::evaluate(int n, const double *d, const int *sp, double 
       ay_[na] = dy;
       az_[na] = dz;
       ar2_[na] = rsq;
-      ar_[na] = std::sqrt(rsq);
+      air_[na] = 1.0 / std::sqrt(rsq);
       na++;
     }
   }
   aseg_[nspecies_] = na;
-  ax_.resize(na);
-  ay_.resize(na);
-  az_.resize(na);
-  ar_.resize(na);
-  ar2_.resize(na);
-  add_angular(out + spec_.nradial());
+  add_angular(na, out + spec_.nradial());
 }
 
 }    // namespace pysoft
