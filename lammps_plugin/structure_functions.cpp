@@ -55,6 +55,18 @@ StructureFunctions::StructureFunctions(const StructureSpec &spec) : spec_(spec)
   ratio_decay_ = std::exp(-2.0 * spec_.mu_step * spec_.mu_step * inv_L2_);
   start_decay_ = std::exp(-spec_.mu_step * spec_.mu_step * inv_L2_);
   radial_cutsq_ = spec_.radial_cutoff * spec_.radial_cutoff;
+  // c^(s(s-1)/2) for s = 1..W, c^(W s + W(W-1)/2) and c^(W^2), c = exp(-2 d^2/L^2): the lane
+  // factors of the radial walks (add_radial), each one exp() of the exact exponent
+  {
+    const double a = -2.0 * spec_.mu_step * spec_.mu_step * inv_L2_;
+    const int W = RADIAL_LANES;
+    for (int l = 0; l < W; l++) {
+      const int s = l + 1;
+      lane_c1_[l] = std::exp(a * (s * (s - 1) / 2));
+      lane_c2_[l] = std::exp(a * (W * s + W * (W - 1) / 2));
+    }
+    lane_cww_ = std::exp(a * (W * W));
+  }
   angular_cutsq_ = spec_.has_angular ? spec_.angular_cutoff * spec_.angular_cutoff : 0.0;
 
   for (const auto &q : spec_.params) {
@@ -103,7 +115,8 @@ StructureFunctions::StructureFunctions(const StructureSpec &spec) : spec_(spec)
   shape_.resize(shapes_.size() * ANGULAR_CHUNK);
   count_.resize(nspecies_);
   start_.resize(nspecies_ + 1);
-  aseg_.resize(nspecies_ + 1);
+  abeg_.resize(nspecies_);
+  aend_.resize(nspecies_);
   bound_.resize(nmu_);
 }
 
@@ -112,9 +125,9 @@ StructureFunctions::StructureFunctions(const StructureSpec &spec) : spec_(spec)
 
    Neighbours are binned by their nearest grid point k0, t_n = r_n - mu_k0.  Walking away
    from k0 by s steps, the term is g_{n,s} = g_{n,s-1} q_{n,s-1} with q_{n,s} = q_{n,s-1}
-   exp(-2 d^2/L^2), an exact recurrence (each step one rounding: ~1e-14 relative after 48
-   steps).  Within a bin the walks run in lockstep, so each step is a vector loop over the
-   bin's neighbours and one add to G(mu_k0+s); two simd_exp() per neighbour start them.
+   exp(-2 d^2/L^2), an exact recurrence (a few roundings per step: ~1e-14 relative after
+   48 steps).  Two simd_exp() per neighbour start it; the steps go RADIAL_LANES at a time
+   (see below).
 
    A walk stops where its terms have become negligible for that feature.  With D_k an upper
    bound on the distance from mu_k to the nearest neighbour of the species, G(mu_k) >=
@@ -163,9 +176,7 @@ void StructureFunctions::add_radial(const double *r, int n, double *block)
   // starting terms: g0 = exp(-t^2/L^2) and q_up = exp((2 d t - d^2)/L^2); q_down = c / q_up
   g0_.resize(n);
   qup_.resize(n);
-  g_.resize(n);
-  q_.resize(n);
-  double *tt = t_.data(), *g0 = g0_.data(), *qu = qup_.data(), *g = g_.data(), *q = q_.data();
+  double *tt = t_.data(), *g0 = g0_.data(), *qu = qup_.data();
   const double il2 = inv_L2_, two_d = 2.0 * d, sd = start_decay_, c = ratio_decay_;
 #pragma omp simd
   for (int i = 0; i < n; i++) {
@@ -173,35 +184,72 @@ void StructureFunctions::add_radial(const double *r, int n, double *block)
     qu[i] = simd_exp(two_d * tt[i] * il2) * sd;
   }
 
+  // Each neighbour's walk, RADIAL_LANES steps at a time: with q = q_0 (up) or c / q_0
+  // (down), g_s = g0 q^s c^(s(s-1)/2), so lane l of the first chunk (s = l + 1) is
+  // g0 q^s c^(s(s-1)/2) and each chunk is the one before times q^W c^(W s + W(W-1)/2),
+  // itself times c^(W^2) from chunk to chunk.  Every factor is <= 1 (|t| <= d/2 wherever a
+  // walk has a step), so nothing overflows and a term underflows only below the smallest
+  // term that the bound keeps.  Up and down land in two padded accumulators (down in
+  // reversed order, so both are stored forward); a chunk may run up to W - 1 steps past its
+  // walk's end, adding terms that are smaller still, or landing in the padding.
+  constexpr int W = RADIAL_LANES;
+  const int pad = W;
+  up_acc_.assign(nmu_ + 2 * pad, 0.0);
+  dn_acc_.assign(nmu_ + 2 * pad, 0.0);
+  double *up = up_acc_.data() + pad, *dn = dn_acc_.data() + pad;
+  const double *c1 = lane_c1_, *c2 = lane_c2_;
+  const double cww = lane_cww_;
   for (int k0 = 0; k0 < nmu_; k0++) {
     const int i0 = bin_start_[k0], i1 = bin_start_[k0 + 1];
     if (i0 == i1) continue;
+    // the walks' lengths: up to the first step whose nearest edge is past the bound
+    int nup = 0, ndn = 0;
+    while (k0 + nup + 1 < nmu_) {
+      const double edge = (nup + 0.5) * d;
+      if (edge * edge > bound_[k0 + nup + 1]) break;
+      nup++;
+    }
+    while (k0 - ndn - 1 >= 0) {
+      const double edge = (ndn + 0.5) * d;
+      if (edge * edge > bound_[k0 - ndn - 1]) break;
+      ndn++;
+    }
     double acc = 0.0;
-#pragma omp simd reduction(+ : acc)
     for (int i = i0; i < i1; i++) acc += g0[i];
     block[k0] += acc;
-    for (int dir = 1; dir >= -1; dir -= 2) {
-#pragma omp simd
+    for (int dir = 0; dir < 2; dir++) {
+      const int steps = dir ? ndn : nup;
+      if (!steps) continue;
+      // the walk's first step lands at up[k0 + 1] or, reversed, dn[(nmu - 1 - k0) + 1]
+      double *out0 = dir ? dn + (nmu_ - 1 - k0) + 1 : up + k0 + 1;
+      const int nchunk = (steps + W - 1) / W;
       for (int i = i0; i < i1; i++) {
-        g[i] = g0[i];
-        q[i] = dir > 0 ? qu[i] : c / qu[i];
-      }
-      for (int s = 1;; s++) {
-        const int k = k0 + dir * s;
-        if (k < 0 || k >= nmu_) break;
-        const double edge = (s - 0.5) * d;    // nearest distance from mu_k to the bin
-        if (edge * edge > bound_[k]) break;
-        acc = 0.0;
-#pragma omp simd reduction(+ : acc)
-        for (int i = i0; i < i1; i++) {
-          g[i] *= q[i];
-          q[i] *= c;
-          acc += g[i];
+        const double q = dir ? c / qu[i] : qu[i];
+        // q^1..q^8 in three dependent multiplies (a chain of seven would be latency bound)
+        static_assert(RADIAL_LANES == 8, "the powers below are written out for 8 lanes");
+        const double q2 = q * q, q4 = q2 * q2;
+        const double q3 = q2 * q;
+        const double qp[W] = {q, q2, q3, q4, q4 * q, q4 * q2, q4 * q3, q4 * q4};
+        const double qw = qp[W - 1];
+        double gl[W], fl[W];
+#pragma omp simd
+        for (int l = 0; l < W; l++) {
+          gl[l] = g0[i] * qp[l] * c1[l];
+          fl[l] = qw * c2[l];
         }
-        block[k] += acc;
+        double *o = out0;
+        for (int ch = 0; ch < nchunk; ch++, o += W) {
+#pragma omp simd
+          for (int l = 0; l < W; l++) {
+            o[l] += gl[l];
+            gl[l] *= fl[l];
+            fl[l] *= cww;
+          }
+        }
       }
     }
   }
+  for (int k = 0; k < nmu_; k++) block[k] += up[k] + dn[nmu_ - 1 - k];
 }
 
 /* ----------------------------------------------------------------------
@@ -209,7 +257,7 @@ void StructureFunctions::add_radial(const double *r, int n, double *block)
      exp(-(r_ij^2 + r_ik^2 + r_jk^2)/xi^2) (1 + lambda cos theta_jik)^zeta
    with r_jk^2 = r_ij^2 + r_ik^2 - 2 d_ij.d_ik, so no second neighbour search is needed.
 
-   Neighbours come grouped by species, so the pairs of one species pair (one block of
+   Neighbours come in one bucket per species, so the pairs of one species pair (one block of
    features) are, for each j, a contiguous run of k.  The runs are short (~40 pairs), and a
    vector loop per run and per quantity spent more in its start and end than in its body.
    So the cosine and s = r_ij^2 + r_ik^2 + r_jk^2 of each run are appended to a chunk of up
@@ -219,9 +267,8 @@ void StructureFunctions::add_radial(const double *r, int n, double *block)
 ------------------------------------------------------------------------- */
 
 PYSOFT_HOT
-void StructureFunctions::add_angular(int n, double *out)
+void StructureFunctions::add_angular(double *out)
 {
-  (void) n;
   const int np = (int) spec_.params.size();
   const double *x = ax_.data(), *y = ay_.data(), *z = az_.data(), *ir = air_.data(), *r2 = ar2_.data();
   double *cv = cos_.data(), *sv = sq_.data();
@@ -229,10 +276,10 @@ void StructureFunctions::add_angular(int n, double *out)
     for (int b = a; b < nspecies_; b++) {
       double *block = out + (size_t) spec_.pair_index(a, b) * np;
       int fill = 0;
-      for (int j = aseg_[a]; j < aseg_[a + 1]; j++) {
+      for (int j = abeg_[a]; j < aend_[a]; j++) {
         const double xj = x[j], yj = y[j], zj = z[j], irj = ir[j], rj2 = r2[j];
-        int k = (a == b) ? j + 1 : aseg_[b];
-        const int k1 = aseg_[b + 1];
+        int k = (a == b) ? j + 1 : abeg_[b];
+        const int k1 = aend_[b];
         while (k < k1) {
           const int m = std::min(k1 - k, ANGULAR_CHUNK - fill);
           double *c = cv + fill, *s = sv + fill;
@@ -350,49 +397,46 @@ void StructureFunctions::evaluate(int n, const double *d, const int *sp, double 
 {
   std::fill(out, out + spec_.ncols(), 0.0);
 
-  // counting sort of the neighbours by species, for both parts
-  std::fill(count_.begin(), count_.end(), 0);
-  for (int j = 0; j < n; j++) count_[sp[j]]++;
-  start_[0] = 0;
-  for (int s = 0; s < nspecies_; s++) start_[s + 1] = start_[s] + count_[s];
-
-  rr_.resize(n);
-  std::vector<int> &fill = count_;
-  std::fill(fill.begin(), fill.end(), 0);
-  int na = 0;
-  // radial distances land in rr_[start_[s] ...]; angular neighbours are appended per species
-  // in a second pass below so their runs are contiguous
+  // One pass sorts the neighbours by species: species s fills its own bucket, at offset s n,
+  // of the radial distances and of the angular neighbours.  Each neighbour is written at its
+  // bucket's end and the end advances only if it is inside the cutoff: no branch to
+  // mispredict on the ~1 in 6 that are inside the angular one.
+  const bool ang = spec_.has_angular;
+  rr_.resize((size_t) nspecies_ * n + 1);
+  if (ang) {
+    ax_.resize((size_t) nspecies_ * n + 1);
+    ay_.resize((size_t) nspecies_ * n + 1);
+    az_.resize((size_t) nspecies_ * n + 1);
+    air_.resize((size_t) nspecies_ * n + 1);
+    ar2_.resize((size_t) nspecies_ * n + 1);
+  }
+  int *rend = count_.data(), *aend = start_.data();
+  for (int s = 0; s < nspecies_; s++) rend[s] = aend[s] = s * n;
   for (int j = 0; j < n; j++) {
     const double dx = d[3 * j], dy = d[3 * j + 1], dz = d[3 * j + 2];
     const double rsq = dx * dx + dy * dy + dz * dz;
-    if (rsq < radial_cutsq_) rr_[start_[sp[j]] + fill[sp[j]]++] = std::sqrt(rsq);
-  }
-  for (int s = 0; s < nspecies_; s++) add_radial(rr_.data() + start_[s], fill[s], out + s * nmu_);
-
-  if (!spec_.has_angular) return;
-  ax_.resize(n);
-  ay_.resize(n);
-  az_.resize(n);
-  air_.resize(n);
-  ar2_.resize(n);
-  for (int s = 0; s < nspecies_; s++) {
-    aseg_[s] = na;
-    for (int j = 0; j < n; j++) {
-      if (sp[j] != s) continue;
-      const double dx = d[3 * j], dy = d[3 * j + 1], dz = d[3 * j + 2];
-      const double rsq = dx * dx + dy * dy + dz * dz;
+    const double r = std::sqrt(rsq);
+    const int s = sp[j];
+    rr_[rend[s]] = r;
+    rend[s] += rsq < radial_cutsq_;
+    if (ang) {
+      const int o = aend[s];
+      ax_[o] = dx;
+      ay_[o] = dy;
+      az_[o] = dz;
+      ar2_[o] = rsq;
+      air_[o] = 1.0 / r;
       // a neighbour on top of the centre has no angle; it is left out of the angular sums
-      if (rsq >= angular_cutsq_ || rsq == 0.0) continue;
-      ax_[na] = dx;
-      ay_[na] = dy;
-      az_[na] = dz;
-      ar2_[na] = rsq;
-      air_[na] = 1.0 / std::sqrt(rsq);
-      na++;
+      aend[s] += (rsq < angular_cutsq_) & (rsq != 0.0);
     }
   }
-  aseg_[nspecies_] = na;
-  add_angular(na, out + spec_.nradial());
+  for (int s = 0; s < nspecies_; s++) add_radial(rr_.data() + (size_t) s * n, rend[s] - s * n, out + s * nmu_);
+  if (!ang) return;
+  for (int s = 0; s < nspecies_; s++) {
+    abeg_[s] = s * n;
+    aend_[s] = aend[s];
+  }
+  add_angular(out + spec_.nradial());
 }
 
 }    // namespace pysoft

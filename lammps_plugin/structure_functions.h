@@ -56,17 +56,20 @@ class StructureFunctions {
   std::vector<int> param_shape_;    // param -> index into shapes_
 
   // per-centre work space
-  std::vector<int> count_, start_;                   // neighbours per species (counting sort)
-  std::vector<double> rr_;                           // radial: distances grouped by species
+  std::vector<int> count_, start_;                   // ends of the species buckets
+  std::vector<double> rr_;                           // radial: distances, a bucket per species
   std::vector<double> bound_;                        // radial: per-mu drop threshold
   std::vector<int> k0_, bin_start_, bin_fill_;       // radial: neighbours binned by grid point
-  std::vector<double> t_, g0_, qup_, g_, q_;         // radial: per neighbour, in bin order
-  std::vector<double> ax_, ay_, az_, air_, ar2_;     // angular: neighbours grouped by species
-  std::vector<int> aseg_;                            // angular: species segment starts
+  std::vector<double> t_, g0_, qup_;                 // radial: per neighbour, in bin order
+  std::vector<double> up_acc_, dn_acc_;              // radial: walks up, and down (reversed)
+  static constexpr int RADIAL_LANES = 8;             // radial: steps of a walk per chunk
+  double lane_c1_[RADIAL_LANES], lane_c2_[RADIAL_LANES], lane_cww_;
+  std::vector<double> ax_, ay_, az_, air_, ar2_;     // angular: neighbours, a bucket per species
+  std::vector<int> abeg_, aend_;                     // angular: species buckets
   std::vector<double> cos_, sq_, expo_, base_, shape_;    // angular: per-pair values of a chunk
 
   void add_radial(const double *r, int n, double *block);
-  void add_angular(int n, double *out);
+  void add_angular(double *out);
   void angular_chunk(int m, double *block);
 };
 
