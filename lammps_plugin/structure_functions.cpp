@@ -111,6 +111,9 @@ StructureFunctions::StructureFunctions(const StructureSpec &spec) : spec_(spec)
   cos_.resize(ANGULAR_CHUNK);
   sq_.resize(ANGULAR_CHUNK);
   expo_.resize(inv_xi2_.size() * ANGULAR_CHUNK);
+  pow_.resize((size_t) std::max(xi_power_bits_ - 1, 0) * ANGULAR_CHUNK);
+  erow_.resize(inv_xi2_.size());
+  srow_.resize(shapes_.size());
   base_.resize(lambdas_.size() * ANGULAR_CHUNK);
   shape_.resize(shapes_.size() * ANGULAR_CHUNK);
   count_.resize(nspecies_);
@@ -314,29 +317,47 @@ void StructureFunctions::angular_chunk(int m, double *block)
   const int nsh = (int) shapes_.size();
   double *cv = cos_.data(), *sv = sq_.data(), *ex = expo_.data(), *bs = base_.data(), *sh = shape_.data();
 
+  // erow[u] / srow[h]: the chunk's exponentials of xi u and shapes h, wherever they are made
+  const double **erow = erow_.data(), **srow = srow_.data();
   if (!xi_power_.empty()) {
-    // w = exp(-s b) into sv, then exp(-s/xi_u^2) = w^m_u by repeated squaring: sv is squared
-    // in place, and each square multiplies into every xi whose power has that bit
+    // w = exp(-s b) (into sv), and its squares w^2, w^4, ... in rows of pw; exp(-s/xi_u^2) =
+    // w^m_u is the product of the squares of m_u's bits: a row itself for m_u a power of 2
     const double a = -xi_base_;
 #pragma omp simd
     for (int t = 0; t < m; t++) sv[t] = simd_exp(a * sv[t]);
-    for (int bit = 0; bit < xi_power_bits_; bit++) {
-      for (int u = 0; u < nxi; u++) {
-        const int mu = xi_power_[u];
-        if (!((mu >> bit) & 1)) continue;
-        double *eu = ex + (size_t) u * C;
-        if ((mu & ((1 << bit) - 1)) == 0) {    // the lowest bit of m_u: the first factor
+    double *pw = pow_.data();
+    const double *prev = sv;
+    for (int bit = 1; bit < xi_power_bits_; bit++) {
+      double *q = pw + (size_t) (bit - 1) * C;
 #pragma omp simd
-          for (int t = 0; t < m; t++) eu[t] = sv[t];
+      for (int t = 0; t < m; t++) q[t] = prev[t] * prev[t];
+      prev = q;
+    }
+    auto square = [&](int bit) -> const double * { return bit ? pw + (size_t) (bit - 1) * C : sv; };
+    for (int u = 0; u < nxi; u++) {
+      const int mu = xi_power_[u];
+      int bit = 0;
+      while (!((mu >> bit) & 1)) bit++;
+      if ((mu >> (bit + 1)) == 0) {
+        erow[u] = square(bit);
+        continue;
+      }
+      double *eu = ex + (size_t) u * C;
+      const double *f = square(bit);
+      bool first = true;
+      for (int b2 = bit + 1; b2 < xi_power_bits_; b2++) {
+        if (!((mu >> b2) & 1)) continue;
+        const double *g = square(b2);
+        if (first) {
+#pragma omp simd
+          for (int t = 0; t < m; t++) eu[t] = f[t] * g[t];
+          first = false;
         } else {
 #pragma omp simd
-          for (int t = 0; t < m; t++) eu[t] *= sv[t];
+          for (int t = 0; t < m; t++) eu[t] *= g[t];
         }
       }
-      if (bit + 1 < xi_power_bits_) {
-#pragma omp simd
-        for (int t = 0; t < m; t++) sv[t] *= sv[t];
-      }
+      erow[u] = eu;
     }
   } else {
     for (int u = 0; u < nxi; u++) {
@@ -344,6 +365,7 @@ void StructureFunctions::angular_chunk(int m, double *block)
       const double a = -inv_xi2_[u];
 #pragma omp simd
       for (int t = 0; t < m; t++) eu[t] = simd_exp(a * sv[t]);
+      erow[u] = eu;
     }
   }
   for (int l = 0; l < nlam; l++) {
@@ -356,9 +378,9 @@ void StructureFunctions::angular_chunk(int m, double *block)
     const Shape &s = shapes_[h];
     const double *b = bs + (size_t) s.lambda * C;
     double *a = sh + (size_t) h * C;
+    srow[h] = a;
     if (s.izeta == 1) {
-#pragma omp simd
-      for (int t = 0; t < m; t++) a[t] = b[t];
+      srow[h] = b;
     } else if (s.izeta == 2) {
 #pragma omp simd
       for (int t = 0; t < m; t++) a[t] = b[t] * b[t];
@@ -379,8 +401,8 @@ void StructureFunctions::angular_chunk(int m, double *block)
   constexpr int P = 16;
   const int mfull = m - m % P;
   for (int p = 0; p < np; p++) {
-    const double *e = ex + (size_t) param_xi_[p] * C;
-    const double *a = sh + (size_t) param_shape_[p] * C;
+    const double *e = erow[param_xi_[p]];
+    const double *a = srow[param_shape_[p]];
     double part[P] = {0.0};
     for (int t = 0; t < mfull; t += P) {
 #pragma omp simd

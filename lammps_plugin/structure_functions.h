@@ -67,6 +67,8 @@ class StructureFunctions {
   std::vector<double> ax_, ay_, az_, air_, ar2_;     // angular: neighbours, a bucket per species
   std::vector<int> abeg_, aend_;                     // angular: species buckets
   std::vector<double> cos_, sq_, expo_, base_, shape_;    // angular: per-pair values of a chunk
+  std::vector<double> pow_;                          // angular: squares of exp(-s b) in a chunk
+  std::vector<const double *> erow_, srow_;          // angular: rows of each xi, each shape
 
   void add_radial(const double *r, int n, double *block);
   void add_angular(double *out);
