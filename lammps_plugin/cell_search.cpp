@@ -114,6 +114,13 @@ bool CellSearch::build(int n, const double *x, const int *species, double cutoff
   return true;
 }
 
+double CellSearch::memory_usage() const
+{
+  return sizeof(double) * (double) (xs_.capacity() + ys_.capacity() + zs_.capacity()) +
+      sizeof(int) * (double) (sp_.capacity() + id_.capacity() + order_all_.capacity() +
+                              bin_of_.capacity() + bin_start_.capacity() + row_dx_.capacity());
+}
+
 int CellSearch::query(int i, std::vector<double> &disp, std::vector<int> &sp) const
 {
   const double xi = x_[3 * i], yi = x_[3 * i + 1], zi = x_[3 * i + 2];

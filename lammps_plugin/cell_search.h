@@ -35,6 +35,9 @@ class CellSearch {
   // consecutive queries in cache.
   const std::vector<int> &order() const { return order_all_; }
 
+  // bytes held by the bins
+  double memory_usage() const;
+
  private:
   const double *x_ = nullptr;
   double cutsq_ = 0.0, inv_bin_ = 0.0, lo_[3] = {0.0, 0.0, 0.0};

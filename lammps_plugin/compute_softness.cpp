@@ -79,5 +79,5 @@ void ComputeSoftness::compute_peratom()
 
 double ComputeSoftness::memory_usage()
 {
-  return (double) nmax * sizeof(double);
+  return (double) nmax * sizeof(double) + eval->memory_usage();
 }

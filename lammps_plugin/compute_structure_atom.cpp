@@ -58,6 +58,12 @@ void StructureEvaluator::prepare(LAMMPS *lmp, bool after_first_run)
     lmp->error->one(FLERR, "{}: an atom has a non-finite coordinate", style_);
 }
 
+double StructureEvaluator::memory_usage() const
+{
+  return cells_.memory_usage() + sizeof(int) * (double) (atom_species_.capacity() + nbsp_.capacity()) +
+      sizeof(double) * (double) disp_.capacity();
+}
+
 void StructureEvaluator::evaluate(int i, double *row)
 {
   const int n = cells_.query(i, disp_, nbsp_);
@@ -124,5 +130,5 @@ void ComputeStructureAtom::compute_peratom()
 
 double ComputeStructureAtom::memory_usage()
 {
-  return (double) nmax * size_peratom_cols * sizeof(double);
+  return (double) nmax * size_peratom_cols * sizeof(double) + eval->memory_usage();
 }

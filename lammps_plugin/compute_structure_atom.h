@@ -43,6 +43,8 @@ class StructureEvaluator {
   const std::vector<int> &order() const { return cells_.order(); }
   // features of owned atom i into row (ncols values)
   void evaluate(int i, double *row);
+  // bytes held by the neighbour search and its buffers
+  double memory_usage() const;
 
  private:
   std::string style_;
