@@ -164,13 +164,24 @@ void StructureFunctions::add_radial(const double *r, int n, double *block)
   // D_k: exact distances at the grid points next to each neighbour, spread with
   // D_k <= D_{k-1} + d, which keeps it an upper bound
   std::fill(bound_.begin(), bound_.end(), inf);
-  for (int k = 0; k < nmu_; k++)
-    for (int i = bin_start_[k]; i < bin_start_[k + 1]; i++) {
-      const double ti = t_[i];
-      bound_[k] = std::min(bound_[k], std::fabs(ti));
-      if (k > 0) bound_[k - 1] = std::min(bound_[k - 1], std::fabs(ti + d));
-      if (k + 1 < nmu_) bound_[k + 1] = std::min(bound_[k + 1], std::fabs(ti - d));
+  for (int k = 0; k < nmu_; k++) {
+    const int i0 = bin_start_[k], i1 = bin_start_[k + 1];
+    if (i0 == i1) continue;
+    // three minima over the bin, as vector reductions with selects (std::min through
+    // references compiles to a branch per neighbour)
+    double m0 = inf, mdn = inf, mup = inf;
+    const double *tb = t_.data();
+#pragma omp simd reduction(min : m0, mdn, mup)
+    for (int i = i0; i < i1; i++) {
+      const double a0 = std::fabs(tb[i]), a1 = std::fabs(tb[i] + d), a2 = std::fabs(tb[i] - d);
+      m0 = a0 < m0 ? a0 : m0;
+      mdn = a1 < mdn ? a1 : mdn;
+      mup = a2 < mup ? a2 : mup;
     }
+    bound_[k] = std::min(bound_[k], m0);
+    if (k > 0) bound_[k - 1] = std::min(bound_[k - 1], mdn);
+    if (k + 1 < nmu_) bound_[k + 1] = std::min(bound_[k + 1], mup);
+  }
   for (int k = 1; k < nmu_; k++) bound_[k] = std::min(bound_[k], bound_[k - 1] + d);
   for (int k = nmu_ - 2; k >= 0; k--) bound_[k] = std::min(bound_[k], bound_[k + 1] + d);
   const double drop = RADIAL_DROP / inv_L2_;
@@ -291,7 +302,10 @@ void StructureFunctions::add_angular(double *out)
             const int kk = k + t;
             const double dot = xj * x[kk] + yj * y[kk] + zj * z[kk];
             // rounding can push |cos| a hair past 1, and 1 + lambda cos must stay >= 0
-            c[t] = std::max(-1.0, std::min(1.0, dot * irj * ir[kk]));
+            // (selects on values: std::min/max through references kept the loop scalar)
+            double ct = dot * irj * ir[kk];
+            ct = ct > 1.0 ? 1.0 : ct;
+            c[t] = ct < -1.0 ? -1.0 : ct;
             s[t] = 2.0 * (rj2 + r2[kk] - dot);
           }
           fill += m;
