@@ -2,11 +2,13 @@
 
 What it measures, on one amorphous-Al2O3-like box of 8100 atoms at 3.2 g/cm^3:
 
-* the cost of one evaluation of ``compute structure/atom`` (radial-only spec, default spec, and a
-  spec with both cutoffs at 6 Angstrom) on 1 and 2 MPI ranks;
+* the cost of one evaluation of ``compute structure/atom`` (radial-only spec, default spec, a
+  spec with both cutoffs at 6 Angstrom, and the case of issue 14: 48 radial + 12 angular
+  functions at 11 / 6 Angstrom) on 1 and 2 MPI ranks, its neighbour search included;
 * the floor: LAMMPS's own ``compute coord/atom`` at the same cutoff, timed the same way (it builds
-  the same kind of occasional full neighbour list and does one pass over it);
-* DScribe's ACSF computing the same functions on one core (G2 at 11 Angstrom; G2 + G4 at 6);
+  an occasional full neighbour list and does one pass over it);
+* DScribe's ACSF computing the same functions on one core (G2 at 11 Angstrom; G2 + G4 at 6; G2 at
+  11 + G4 at 6 for the issue-14 and default specs);
 * memory per atom: what LAMMPS reports for the compute and its neighbour list, and the growth of
   the process's peak RSS;
 * optionally, that our values equal DScribe's once its conventions are undone.
