@@ -2,11 +2,13 @@
 
 What it measures, on one amorphous-Al2O3-like box of 8100 atoms at 3.2 g/cm^3:
 
-* the cost of one evaluation of ``compute structure/atom`` (radial-only spec, default spec, and a
-  spec with both cutoffs at 6 Angstrom) on 1 and 2 MPI ranks;
+* the cost of one evaluation of ``compute structure/atom`` (radial-only spec, default spec, a
+  spec with both cutoffs at 6 Angstrom, and the case of issue 14: 48 radial + 12 angular
+  functions at 11 / 6 Angstrom) on 1 and 2 MPI ranks, its neighbour search included;
 * the floor: LAMMPS's own ``compute coord/atom`` at the same cutoff, timed the same way (it builds
-  the same kind of occasional full neighbour list and does one pass over it);
-* DScribe's ACSF computing the same functions on one core (G2 at 11 Angstrom; G2 + G4 at 6);
+  an occasional full neighbour list and does one pass over it);
+* DScribe's ACSF computing the same functions on one core (G2 at 11 Angstrom; G2 + G4 at 6; G2 at
+  11 + G4 at 6 for the issue-14 and default specs);
 * memory per atom: what LAMMPS reports for the compute and its neighbour list, and the growth of
   the process's peak RSS;
 * optionally, that our values equal DScribe's once its conventions are undone.
@@ -55,6 +57,7 @@ LOGS = os.path.join(OUT, "logs")
 DATA = os.path.join(OUT, "al2o3_8100.data")
 DATA_INFO = os.path.join(OUT, "al2o3_8100.json")
 SPEC_CUT6 = os.path.join(OUT, "spec_cutoff6.json")      # written by the driver, see write_spec_cut6
+SPEC_ISSUE14 = os.path.join(OUT, "spec_issue14.json")   # written by the driver, see write_spec_issue14
 BIN = os.path.dirname(sys.executable)
 MPIRUN = os.path.join(BIN, "mpirun")
 
@@ -76,9 +79,15 @@ LAMMPS_CASES = {
     "default": ("compute F all structure/atom default Al O", "c_F[1]", 11.0),
     "coord6": ("compute F all coord/atom cutoff 6.0", "c_F", 6.0),
     "cut6": (f"compute F all structure/atom {os.path.relpath(SPEC_CUT6, ROOT)} Al O", "c_F[1]", 6.0),
-    # (the path is relative to the repository root, where the workers run)
+    # the case of issue 14: 48 radial mu (0.6-10 A, L 0.2, 11 A) + 12 angular (xi 1/2/3,
+    # lambda +-1, zeta 1/2, 6 A), against DScribe's G2 at 11 A + G4 at 6 A
+    "issue14": (f"compute F all structure/atom {os.path.relpath(SPEC_ISSUE14, ROOT)} Al O", "c_F[1]", 11.0),
+    # (the paths are relative to the repository root, where the workers run)
 }
-DSCRIBE_CASES = ("radial11", "cut6")
+# DScribe: radial11 = G2 at 11 A; cut6 = G2 + G4 at 6 A; issue14 and default = G2 at the radial
+# cutoff (11 A) plus G4 at the angular one (6 A), two ACSF objects timed together: the same
+# functions as our spec of that name, each at its own cutoff as ours computes them
+DSCRIBE_CASES = ("radial11", "cut6", "issue14", "default")
 
 
 def box_length():
@@ -90,7 +99,7 @@ def load_spec(name):
     """A spec as the compute reads it: the installed pysoft's shipped specs, or our cut6 spec."""
     from pysoft.plugin import DATA_DIR
 
-    path = SPEC_CUT6 if name == "cut6" else os.path.join(DATA_DIR, f"spec_{name}.json")
+    path = {"cut6": SPEC_CUT6, "issue14": SPEC_ISSUE14}.get(name) or os.path.join(DATA_DIR, f"spec_{name}.json")
     with open(path) as fh:
         return json.load(fh)
 
@@ -110,6 +119,19 @@ def write_spec_cut6():
     return spec
 
 
+def write_spec_issue14():
+    """The spec of issue 14: the default radial grid and 12 angular functions at 6 Angstrom."""
+    spec = load_spec("default")
+    spec["comment"] = ("bench only: the case of issue 14, 48 radial mu (0.6-10 A, L 0.2, cutoff 11 A) "
+                       "and 12 angular functions (xi 1/2/3 A, lambda +-1, zeta 1/2, cutoff 6 A)")
+    spec["angular"]["params"] = [[xi, lam, zeta] for xi in (1.0, 2.0, 3.0) for lam in (-1, 1)
+                                 for zeta in (1, 2)]
+    os.makedirs(OUT, exist_ok=True)
+    with open(SPEC_ISSUE14, "w") as fh:
+        json.dump(spec, fh, indent=1)
+    return spec
+
+
 def provenance():
     """What was measured: the installed plugin file, and the repository state it came from."""
     import hashlib
@@ -124,7 +146,7 @@ def provenance():
         "git_head": git("rev-parse", "HEAD"),
         "git_status_plugin_sources": git("status", "--short", "--", "lammps_plugin", "CMakeLists.txt",
                                          "pysoft/data").splitlines(),
-        "specs": {name: load_spec(name) for name in ("radial", "default", "cut6")},
+        "specs": {name: load_spec(name) for name in ("radial", "default", "cut6", "issue14")},
     }
 
 
@@ -441,11 +463,14 @@ def ase_atoms():
     return Atoms(symbols=symbols, positions=x, cell=np.diag(length), pbc=True)
 
 
-def dscribe_acsf(case, r_cut=None, periodic=True):
-    """DScribe ACSF with our functions: G2 eta = 1/L^2, Rs = mu; G4 eta = 1/xi^2, same lambda, zeta."""
+def dscribe_acsf(case, r_cut=None, periodic=True, part=None):
+    """DScribe ACSF with our functions: G2 eta = 1/L^2, Rs = mu; G4 eta = 1/xi^2, same lambda, zeta.
+
+    part "g2" or "g4" keeps only the radial or the angular functions, at the spec's cutoff of
+    that part (the issue14 and default cases)."""
     from dscribe.descriptors import ACSF
 
-    spec = load_spec("radial" if case == "radial11" else "cut6")
+    spec = load_spec({"radial11": "radial", "cut6": "cut6"}.get(case, case))
     eta2 = 1.0 / spec["radial"]["L"] ** 2
     g2 = [[eta2, mu] for mu in mu_grid(spec)]
     g4 = None
@@ -453,23 +478,32 @@ def dscribe_acsf(case, r_cut=None, periodic=True):
         g4 = [[1.0 / xi ** 2, zeta, lam] for xi, lam, zeta in spec["angular"]["params"]]
     if r_cut is None:
         r_cut = spec["radial"]["cutoff"]
+    if part == "g2":
+        g4 = None
+    elif part == "g4":
+        g2, r_cut = None, spec["angular"]["cutoff"]
     return ACSF(species=SPECIES, r_cut=r_cut, g2_params=g2, g4_params=g4, periodic=periodic)
 
 
 def worker_dscribe(args):
     atoms = ase_atoms()
-    acsf = dscribe_acsf(args.case)
-    acsf.create(atoms, centers=list(range(50)), n_jobs=1)      # warm-up (imports, allocation)
+    if args.case in ("issue14", "default"):
+        parts = [dscribe_acsf(args.case, part="g2"), dscribe_acsf(args.case, part="g4")]
+    else:
+        parts = [dscribe_acsf(args.case)]
+    for acsf in parts:
+        acsf.create(atoms, centers=list(range(50)), n_jobs=1)      # warm-up (imports, allocation)
     times, cpu, shape = [], [], None
     for _ in range(args.dscribe_repeats):
         t0, c0 = time.perf_counter(), time.process_time()
-        out = acsf.create(atoms, n_jobs=1)
+        outs = [acsf.create(atoms, n_jobs=1) for acsf in parts]
         times.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
-        shape = list(out.shape)
+        shape = [outs[0].shape[0], sum(o.shape[1] for o in outs)]
     median = statistics.median(times)
     write_part(f"dscribe_{args.case}", {
-        "case": args.case, "r_cut": acsf.r_cut, "n_features": acsf.get_number_of_features(),
+        "case": args.case, "r_cut": [a.r_cut for a in parts],
+        "n_features": sum(a.get_number_of_features() for a in parts),
         "shape": shape, "times_s": times, "median_s": median,
         "median_us_per_atom": median / len(atoms) * 1e6,
         "cpu_s": cpu, "median_cpu_s": statistics.median(cpu),
@@ -642,7 +676,11 @@ def rows(results):
                             r["lammps_mem_growth_bytes_per_atom"], r["maxrss_growth_bytes_per_atom"],
                             r["features_array_bytes_per_atom"], _load(r)))
     for case, r in results.get("dscribe", {}).items():
-        name = f"DScribe ACSF {'G2' if case == 'radial11' else 'G2 + G4'}, r_cut {r['r_cut']:g} Å"
+        cuts = r["r_cut"] if isinstance(r["r_cut"], list) else [r["r_cut"]]
+        if len(cuts) == 2:
+            name = f"DScribe ACSF G2 at {cuts[0]:g} Å + G4 at {cuts[1]:g} Å ({case} spec)"
+        else:
+            name = f"DScribe ACSF {'G2' if case == 'radial11' else 'G2 + G4'}, r_cut {cuts[0]:g} Å"
         out.append((name, 1, r["n_features"], r["median_s"] * 1e3, r["median_cpu_s"] * 1e3,
                     float("nan"), float("nan"), float("nan"), float("nan"), _load(r)))
     return out
@@ -688,13 +726,14 @@ def ratios(results):
         return a[wall] / b[wall], a[cpu] / b[cpu]
 
     for np_ in results["nprocs"]:
-        for ours, floor, target in (("radial", "coord11", "<= 3"), ("default", "coord11", ""),
+        for ours, floor, target in (("radial", "coord11", "<= 1.3"), ("default", "coord11", ""),
                                     ("cut6", "coord6", "")):
             a, b = lam.get(f"{ours}_np{np_}"), lam.get(f"{floor}_np{np_}")
             if a and b:
                 out[f"{ours} / {floor} (coord/atom), {np_} rank(s)"] = (
                     *pair(a, b, "median_per_eval_s", "median_per_eval_cpu_s"), target)
-    for ours, theirs in (("radial", "radial11"), ("cut6", "cut6")):
+    for ours, theirs in (("radial", "radial11"), ("cut6", "cut6"), ("issue14", "issue14"),
+                         ("default", "default")):
         a = lam.get(f"{ours}_np1")
         if a and theirs in ds:
             out[f"DScribe {theirs} / ours {ours}, one core"] = (
@@ -732,6 +771,7 @@ def driver(args):
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
     started = datetime.datetime.now().astimezone()
     write_spec_cut6()
+    write_spec_issue14()
     busy = machine_busy_fraction()
     print(f"machine busy before the run: {100 * busy:.0f}% of {os.cpu_count()} cores", flush=True)
     if args.rebuild or not os.path.exists(DATA):
@@ -756,7 +796,7 @@ def driver(args):
                     + (["--no-reuse"] if args.no_reuse else []),
                     f"lammps_{case}_np{np_}", args, nprocs=np_, env=env)
     if "dscribe" in what:
-        for case in DSCRIBE_CASES:
+        for case in [c for c in args.dscribe_cases.split(",") if c]:
             print(f"DScribe {case} on one core", flush=True)
             results["dscribe"][case] = run_timing_worker(
                 ["--worker", "dscribe", "--case", case, "--dscribe-repeats", str(args.dscribe_repeats)],
@@ -801,6 +841,8 @@ def main(argv=None):
     p.add_argument("--max-steps", type=int, default=100, help="upper bound on N")
     p.add_argument("--no-reuse", action="store_true",
                    help="skip the timing with the neighbour list reused (list build excluded)")
+    p.add_argument("--dscribe-cases", default=",".join(DSCRIBE_CASES),
+                   help=f"DScribe cases, comma list of {', '.join(DSCRIBE_CASES)}")
     p.add_argument("--dscribe-repeats", type=int, default=3)
     p.add_argument("--value-centres", type=int, default=20)
     p.add_argument("--rebuild", action="store_true", help="make the structure again")

@@ -12,8 +12,6 @@
 #include "atom.h"
 #include "error.h"
 #include "memory.h"
-#include "neigh_list.h"
-#include "neighbor.h"
 #include "update.h"
 
 #include <cstring>
@@ -21,7 +19,7 @@
 using namespace LAMMPS_NS;
 
 ComputeSoftness::ComputeSoftness(LAMMPS *lmp, int narg, char **arg) :
-    Compute(lmp, narg, arg), nmax(0), list_after_init(true), softness(nullptr), list(nullptr)
+    Compute(lmp, narg, arg), nmax(0), softness(nullptr), after_first_run(false)
 {
   if (narg < 5) utils::missing_cmd_args(FLERR, "compute softness", error);
   const int ntypes = atom->ntypes;
@@ -51,19 +49,12 @@ ComputeSoftness::~ComputeSoftness()
 void ComputeSoftness::init()
 {
   eval->check_ghost_range(lmp);
-  pysoft_neigh::request_full_occasional(lmp, this, eval->cutoff());
-  list_after_init = true;
-}
-
-void ComputeSoftness::init_list(int /*id*/, NeighList *ptr)
-{
-  list = ptr;
+  after_first_run = true;
 }
 
 void ComputeSoftness::compute_peratom()
 {
   invoked_peratom = update->ntimestep;
-  if (!list) error->all(FLERR, "Compute softness invoked before the first run: add 'run 0'");
 
   if (atom->nmax > nmax) {
     memory->destroy(softness);
@@ -71,15 +62,14 @@ void ComputeSoftness::compute_peratom()
     memory->create(softness, nmax, "softness:softness");
     vector_atom = softness;
   }
-  pysoft_neigh::build_current(lmp, list, list_after_init);
+  eval->prepare(lmp, after_first_run);
 
   const int nlocal = atom->nlocal;
   const int *mask = atom->mask;
-  for (int ii = 0; ii < list->inum; ii++) {
-    const int i = list->ilist[ii];
+  for (const int i : eval->order()) {
     if (i >= nlocal) continue;
     if (mask[i] & groupbit) {
-      eval->evaluate(lmp, list, i, row.data());
+      eval->evaluate(i, row.data());
       softness[i] = model->softness(row.data());
     } else {
       softness[i] = 0.0;
@@ -89,5 +79,5 @@ void ComputeSoftness::compute_peratom()
 
 double ComputeSoftness::memory_usage()
 {
-  return (double) nmax * sizeof(double);
+  return (double) nmax * sizeof(double) + eval->memory_usage();
 }

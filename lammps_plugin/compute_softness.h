@@ -25,15 +25,13 @@ class ComputeSoftness : public Compute {
   ComputeSoftness(class LAMMPS *, int, char **);
   ~ComputeSoftness() override;
   void init() override;
-  void init_list(int, class NeighList *) override;
   void compute_peratom() override;
   double memory_usage() override;
 
  private:
   int nmax;
   double *softness;
-  class NeighList *list;
-  bool list_after_init;    // the list must be rebuilt at the next invocation
+  bool after_first_run;    // init() has run: ghost atoms exist
   std::unique_ptr<pysoft::SoftnessModel> model;
   std::unique_ptr<StructureEvaluator> eval;
   std::vector<double> row;

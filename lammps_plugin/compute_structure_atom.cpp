@@ -11,8 +11,6 @@
 #include "atom.h"
 #include "error.h"
 #include "memory.h"
-#include "neigh_list.h"
-#include "neighbor.h"
 #include "update.h"
 
 #include <cstring>
@@ -40,38 +38,36 @@ void StructureEvaluator::check_ghost_range(LAMMPS *lmp) const
   pysoft_neigh::check_ghost_range(lmp, style_, cutoff());
 }
 
-void StructureEvaluator::evaluate(LAMMPS *lmp, NeighList *list, int i, double *row)
+void StructureEvaluator::prepare(LAMMPS *lmp, bool after_first_run)
 {
-  double **x = lmp->atom->x;
-  int *type = lmp->atom->type;
-  const int jnum = list->numneigh[i];
-  const int *jlist = list->firstneigh[i];
-  const double cutsq = cutoff() * cutoff();
+  if (!after_first_run)
+    lmp->error->all(FLERR, "{} invoked before the first run: add 'run 0'", style_);
+  const int nall = lmp->atom->nlocal + lmp->atom->nghost;
+  const int *type = lmp->atom->type;
+  atom_species_.resize(nall);
+  for (int i = 0; i < nall; i++) atom_species_[i] = type2species_[type[i]];
+  // atom->x is one contiguous block of 3 doubles per atom (Memory::create)
+  const double *x = nall ? &lmp->atom->x[0][0] : nullptr;
+  if (!cells_.build(nall, x, atom_species_.data(), cutoff()))
+    lmp->error->one(FLERR, "{}: an atom has a non-finite coordinate", style_);
+}
 
-  disp_.resize(3 * (size_t) jnum);
-  nbsp_.resize(jnum);
-  int n = 0;
-  for (int jj = 0; jj < jnum; jj++) {
-    int j = jlist[jj] & NEIGHMASK;
-    int s = type2species_[type[j]];
-    if (s < 0) continue;
-    double dx = x[j][0] - x[i][0];
-    double dy = x[j][1] - x[i][1];
-    double dz = x[j][2] - x[i][2];
-    if (dx * dx + dy * dy + dz * dz >= cutsq) continue;
-    disp_[3 * n] = dx;
-    disp_[3 * n + 1] = dy;
-    disp_[3 * n + 2] = dz;
-    nbsp_[n] = s;
-    n++;
-  }
+double StructureEvaluator::memory_usage() const
+{
+  return cells_.memory_usage() + sizeof(int) * (double) (atom_species_.capacity() + nbsp_.capacity()) +
+      sizeof(double) * (double) disp_.capacity();
+}
+
+void StructureEvaluator::evaluate(int i, double *row)
+{
+  const int n = cells_.query(i, disp_, nbsp_);
   sf_->evaluate(n, disp_.data(), nbsp_.data(), row);
 }
 
 /* ---------------------------------------------------------------------- */
 
 ComputeStructureAtom::ComputeStructureAtom(LAMMPS *lmp, int narg, char **arg) :
-    Compute(lmp, narg, arg), nmax(0), list_after_init(true), features(nullptr), list(nullptr)
+    Compute(lmp, narg, arg), nmax(0), features(nullptr), after_first_run(false)
 {
   if (narg < 5) utils::missing_cmd_args(FLERR, "compute structure/atom", error);
   const int ntypes = atom->ntypes;
@@ -104,13 +100,7 @@ ComputeStructureAtom::~ComputeStructureAtom()
 void ComputeStructureAtom::init()
 {
   eval->check_ghost_range(lmp);
-  pysoft_neigh::request_full_occasional(lmp, this, eval->cutoff());
-  list_after_init = true;
-}
-
-void ComputeStructureAtom::init_list(int /*id*/, NeighList *ptr)
-{
-  list = ptr;
+  after_first_run = true;
 }
 
 void ComputeStructureAtom::compute_peratom()
@@ -124,17 +114,15 @@ void ComputeStructureAtom::compute_peratom()
     array_atom = features;
   }
 
-  if (!list) error->all(FLERR, "Compute structure/atom invoked before the first run: add 'run 0'");
-  pysoft_neigh::build_current(lmp, list, list_after_init);
+  eval->prepare(lmp, after_first_run);
 
   const int nlocal = atom->nlocal;
   const int *mask = atom->mask;
   const int ncol = size_peratom_cols;
-  for (int ii = 0; ii < list->inum; ii++) {
-    int i = list->ilist[ii];
+  for (const int i : eval->order()) {
     if (i >= nlocal) continue;
     if (mask[i] & groupbit)
-      eval->evaluate(lmp, list, i, features[i]);
+      eval->evaluate(i, features[i]);
     else
       std::memset(features[i], 0, sizeof(double) * ncol);
   }
@@ -142,5 +130,5 @@ void ComputeStructureAtom::compute_peratom()
 
 double ComputeStructureAtom::memory_usage()
 {
-  return (double) nmax * size_peratom_cols * sizeof(double);
+  return (double) nmax * size_peratom_cols * sizeof(double) + eval->memory_usage();
 }

@@ -29,6 +29,9 @@ class StructureFunctions {
   // Gaussian terms smaller than exp(-RADIAL_DROP) times a term that the same feature surely
   // holds are not added: they are below the last bit of the sum (see add_radial).
   static constexpr double RADIAL_DROP = 60.0;
+  // neighbour pairs per chunk of the angular sums (see add_angular): 6-10 arrays of them stay
+  // in the L1 cache
+  static constexpr int ANGULAR_CHUNK = 256;
 
  private:
   StructureSpec spec_;
@@ -39,8 +42,9 @@ class StructureFunctions {
   // angular functions factor into a few distinct exponentials (one per xi) times a few
   // distinct angular shapes (one per (lambda, zeta)); each param is a product of the two
   std::vector<double> inv_xi2_;    // distinct 1/xi^2
-  std::vector<int> xi_power_;      // 1/xi^2 = xi_power_ * inv_xi2_[0] when all are whole
-                                   // multiples of the smallest (else empty): one exp() per pair
+  std::vector<int> xi_power_;      // 1/xi^2 = xi_power_ * xi_base_ for whole powers <= 64 (else
+  double xi_base_ = 0.0;           // empty): one exp() per pair serves every xi
+  int xi_power_bits_ = 0;          // bits of the largest power
   std::vector<double> lambdas_;    // distinct lambda
   struct Shape {                   // a distinct (1 + lambda cos)^zeta
     int lambda;
@@ -52,17 +56,23 @@ class StructureFunctions {
   std::vector<int> param_shape_;    // param -> index into shapes_
 
   // per-centre work space
-  std::vector<int> count_, start_;                   // neighbours per species (counting sort)
-  std::vector<double> rr_;                           // radial: distances grouped by species
+  std::vector<int> count_, start_;                   // ends of the species buckets
+  std::vector<double> rr_;                           // radial: distances, a bucket per species
   std::vector<double> bound_;                        // radial: per-mu drop threshold
   std::vector<int> k0_, bin_start_, bin_fill_;       // radial: neighbours binned by grid point
-  std::vector<double> t_, g0_, qup_, g_, q_;         // radial: per neighbour, in bin order
-  std::vector<double> ax_, ay_, az_, ar_, ar2_;      // angular: neighbours grouped by species
-  std::vector<int> aseg_;                            // angular: species segment starts
-  std::vector<double> cos_, expo_, base_, shape_;    // angular: per-pair values, by k
+  std::vector<double> t_, g0_, qup_;                 // radial: per neighbour, in bin order
+  std::vector<double> up_acc_, dn_acc_;              // radial: walks up, and down (reversed)
+  static constexpr int RADIAL_LANES = 8;             // radial: steps of a walk per chunk
+  double lane_c1_[RADIAL_LANES], lane_c2_[RADIAL_LANES], lane_cww_;
+  std::vector<double> ax_, ay_, az_, air_, ar2_;     // angular: neighbours, a bucket per species
+  std::vector<int> abeg_, aend_;                     // angular: species buckets
+  std::vector<double> cos_, sq_, expo_, base_, shape_;    // angular: per-pair values of a chunk
+  std::vector<double> pow_;                          // angular: squares of exp(-s b) in a chunk
+  std::vector<const double *> erow_, srow_;          // angular: rows of each xi, each shape
 
   void add_radial(const double *r, int n, double *block);
   void add_angular(double *out);
+  void angular_chunk(int m, double *block);
 };
 
 }    // namespace pysoft

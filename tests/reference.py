@@ -40,8 +40,19 @@ def neighbours(x, i, cell, cutoff):
 
 def structure_functions(x, species, cell, spec):
     """Features of every atom: radial blocks per species, then angular blocks per pair."""
-    names = spec["species"]
-    ns = len(names)
+    rc = max(spec["radial"]["cutoff"], spec["angular"]["cutoff"] if spec.get("angular") else 0.0)
+    rows = []
+    for i in range(len(x)):
+        j, d = neighbours(x, i, cell, rc)
+        sj = species[j]
+        ok = sj >= 0
+        rows.append(neighbour_features(d[ok], sj[ok], spec))
+    return np.array(rows).reshape(len(x), -1)
+
+
+def neighbour_features(d, sj, spec):
+    """Features of one centre from its neighbours' displacements d and species sj."""
+    ns = len(spec["species"])
     first, last, step = spec["radial"]["mu"]
     mu = first + step * np.arange(int(round((last - first) / step)) + 1)
     L = spec["radial"]["L"]
@@ -50,31 +61,26 @@ def structure_functions(x, species, cell, spec):
     rc_ang = ang["cutoff"] if ang else 0.0
     params = ang["params"] if ang else []
     pairs = [(a, b) for a in range(ns) for b in range(a, ns)]
-    out = np.zeros((len(x), ns * len(mu) + len(pairs) * len(params)))
-    for i in range(len(x)):
-        j, d = neighbours(x, i, cell, max(rc_rad, rc_ang))
-        sj = species[j]
-        ok = sj >= 0
-        j, d, sj = j[ok], d[ok], sj[ok]
-        r = np.linalg.norm(d, axis=1)
-        for s in range(ns):
-            rs = r[(sj == s) & (r < rc_rad)]
-            out[i, s * len(mu):(s + 1) * len(mu)] = np.exp(-((rs[:, None] - mu[None, :]) ** 2) / L**2).sum(0)
-        if not ang:
-            continue
-        m = r < rc_ang
-        d, r, sj = d[m], r[m], sj[m]
-        jj, kk = np.triu_indices(len(r), k=1)
-        cos = np.einsum("pk,pk->p", d[jj], d[kk]) / (r[jj] * r[kk])
-        rjk2 = np.einsum("pk,pk->p", d[jj] - d[kk], d[jj] - d[kk])
-        ssum = r[jj] ** 2 + r[kk] ** 2 + rjk2
-        lo, hi = np.minimum(sj[jj], sj[kk]), np.maximum(sj[jj], sj[kk])
-        base = ns * len(mu)
-        for p, (a, b) in enumerate(pairs):
-            sel = (lo == a) & (hi == b)
-            for q, (xi, lam, zeta) in enumerate(params):
-                val = np.exp(-ssum[sel] / xi**2) * (1.0 + lam * cos[sel]) ** zeta
-                out[i, base + p * len(params) + q] = val.sum()
+    out = np.zeros(ns * len(mu) + len(pairs) * len(params))
+    r = np.linalg.norm(d, axis=1)
+    for s in range(ns):
+        rs = r[(sj == s) & (r < rc_rad)]
+        out[s * len(mu):(s + 1) * len(mu)] = np.exp(-((rs[:, None] - mu[None, :]) ** 2) / L**2).sum(0)
+    if not ang:
+        return out
+    m = (r < rc_ang) & (r > 0)
+    d, r, sj = d[m], r[m], sj[m]
+    jj, kk = np.triu_indices(len(r), k=1)
+    cos = np.einsum("pk,pk->p", d[jj], d[kk]) / (r[jj] * r[kk])
+    rjk2 = np.einsum("pk,pk->p", d[jj] - d[kk], d[jj] - d[kk])
+    ssum = r[jj] ** 2 + r[kk] ** 2 + rjk2
+    lo, hi = np.minimum(sj[jj], sj[kk]), np.maximum(sj[jj], sj[kk])
+    base = ns * len(mu)
+    for p, (a, b) in enumerate(pairs):
+        sel = (lo == a) & (hi == b)
+        for q, (xi, lam, zeta) in enumerate(params):
+            val = np.exp(-ssum[sel] / xi**2) * np.clip(1.0 + lam * cos[sel], 0.0, None) ** zeta
+            out[base + p * len(params) + q] = val.sum()
     return out
 
 

@@ -128,3 +128,25 @@ def test_custom_spec_three_species(tmp_path):
     cmds = lammps_setup(data) + [f"compute F all structure/atom {path} C A B", "run 0"]
     res = run_job(tmp_path, cmds, {"c_F": 3 * 7 + 6 * 3})
     assert_matches(res["c_F"], reference_of(res, spec, (None, 2, 0, 1)))
+
+
+@pytest.mark.parametrize("nprocs", [1, 2])
+def test_far_apart_atoms_nonperiodic(tmp_path, nprocs, default_spec):
+    # a fixed (non-periodic) 600 Å box with a cluster at one corner, a few atoms at the other
+    # and one in the middle: the neighbour search's grid would need ~4e6 bins of a third of
+    # the cutoff; it widens its bins instead and must still find exactly the same neighbours
+    rng = np.random.default_rng(3)
+    x = np.vstack([rng.random((40, 3)) * 12.0 + 1.0, rng.random((4, 3)) * 4.0 + 590.0,
+                   [[300.0, 10.0, 10.0]]])
+    types = rng.integers(1, 3, len(x))
+    types[:2] = [1, 2]
+    cell = np.diag([600.0, 600.0, 600.0])
+    data = tmp_path / "far.data"
+    write_data(data, x, types, cell)
+    cmds = ["units metal", "atom_modify map array", "boundary f f f", f"read_data {data}",
+            "pair_style zero 12.0", "pair_coeff * *", "comm_modify cutoff 14.0",
+            "compute F all structure/atom default Al O", "run 0"]
+    res = run_job(tmp_path, cmds, {"c_F": 150}, nprocs=nprocs, name="far")
+    # the reference's periodic images are 600 Å away: none is within a cutoff
+    assert_matches(res["c_F"], reference_of(res, default_spec))
+    assert np.all(res["c_F"][-1] == 0.0)    # the lone atom in the middle has no neighbour
