@@ -33,7 +33,8 @@ import uuid
 
 from pysoft.config import ConfigError
 from pysoft.progress import hms, size
-from pysoft.runfolder import DONE, TASK_MARKER, read_done, write_problem
+from pysoft.fsprobe import write_problem
+from pysoft.runfolder import DONE, TASK_MARKER, read_done
 from pysoft.stages import STAGES, TASK_STAGES, PlaneStrain, RunError, analysis_on, fmt_var, nvt_frames
 
 PRIOR_ATOM_STEPS_PER_S = 6.0e4    # per rank, for estimates before any stage finished

@@ -4,7 +4,6 @@ outputs it lists, for the pipeline (what is finished) and for ``pysoft report``.
 The layout is :mod:`pysoft.stages`' (``STAGE/PxGPa/`` or ``STAGE/``).  A task's result is the one
 the pipeline recorded in its ``done.json``; only a task without one (a run still going, or an
 interrupted one) is read from its output files, with the parsers of :mod:`pysoft.results`.
-:func:`write_problem` is the one test of whether pysoft can write a folder.
 """
 
 import glob
@@ -35,20 +34,6 @@ def read_done(task_dir):
     that cannot be read, which counts as none)."""
     done = read_json(os.path.join(task_dir, DONE))
     return done if isinstance(done, dict) else None
-
-
-def write_problem(d):
-    """Why pysoft cannot write in the folder `d`, or None.  A file is created and removed there:
-    os.access answers yes for root even on a read-only file system or a folder under /proc."""
-    import tempfile
-
-    try:
-        fd, path = tempfile.mkstemp(dir=d, prefix=".pysoft-probe-")
-        os.close(fd)
-        os.unlink(path)
-    except OSError as e:
-        return e.strerror or str(e)
-    return None
 
 
 def pressure_dirs(run_dir, stage):

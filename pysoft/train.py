@@ -149,7 +149,7 @@ def output_files(out):
 
 def check_output(out, paths):
     """Refuse, before any work, an output that cannot be written or that would replace an input."""
-    from pysoft.runfolder import write_problem
+    from pysoft.fsprobe import write_problem
 
     out_dir = os.path.dirname(os.path.abspath(out))
     if not os.path.isdir(out_dir):
