@@ -60,7 +60,10 @@ def main(argv=None):
         raise SystemExit(f"{DATA} is missing: run bench/bench_structure.py once (it builds the box)")
     if shutil.which("perf") is None:
         raise SystemExit("perf is not installed")
-    spec = os.path.abspath(args.spec) if os.path.exists(args.spec) else args.spec
+    from pysoft.spec import spec_path
+
+    # a full path: the plugin copied below finds shipped specs (a bare name) next to itself only
+    spec = os.path.abspath(spec_path(args.spec))
     compute = args.compute or f"structure/atom {spec} Al O"
     ref = "c_F" if args.compute and "coord" in args.compute else "c_F[1]"
     import lammps
