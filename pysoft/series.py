@@ -5,7 +5,7 @@ read by :mod:`pysoft.pipeline` and :mod:`pysoft.report`.  One JSON object per li
 first (``format``, ``version``, units, the histogram edges of this series, the state and CN-class
 names), then one row per strain step (``step`` 0, 1, 2, ...).
 
-The histogram edges of softness and local stress come from the first step's data (the unstrained
+The histogram edges of softness, local stress and initial softness come from the first step's data (the unstrained
 glass) and are stored in the header, so every row of one series shares them; the defaults below
 are the fallbacks when the first step has no spread.  Nothing here imports numba or LAMMPS.
 """
@@ -26,7 +26,11 @@ S_BINS, SIGMA_BINS = 60, 80
 S_WIDEN, SIGMA_WIDEN = 1.0, 0.5                   # extra range on each side, in units of the first step's range
 # D starts at 0 and grows without a known bound: logarithmic bins, 15 per decade, 0.01-1000 Å
 D_EDGES = np.concatenate([[0.0], np.geomspace(1.0e-2, 1.0e3, 76)])
-S0_EDGES = np.linspace(-3.0, 3.0, 13)             # initial softness bins for P(DC | S0)
+# initial softness bins for P(DC | S0): S0 is fixed per atom, so the first step's [min, max] in
+# S0_BINS bins holds every later step (the scale of S depends on the model: about +-2 in the
+# demo, +-0.3 in examples/validation.yaml); S0_EDGES is the fallback
+S0_EDGES = np.linspace(-3.0, 3.0, 13)
+S0_BINS = 12
 X_BINS = 20                                       # bins along the loading axis
 
 STATES = ("UC", "DC", "IC", "SC")                 # column 3 of compute bondswitch/atom, codes 0..3
@@ -42,14 +46,16 @@ def header(length0, axis, centre_type, top_fraction, cluster_cutoff, bins, ranks
             "length0_A": length0, "axis": axis, "centre_type": centre_type,
             "top_fraction": top_fraction, "cluster_cutoff_A": cluster_cutoff,
             "bins": {"softness": np.asarray(bins["softness"]).tolist(), "D_A": np.asarray(bins["D_A"]).tolist(),
-                     "local_stress_GPa": np.asarray(bins["local_stress_GPa"]).tolist(), "s0": S0_EDGES.tolist(),
+                     "local_stress_GPa": np.asarray(bins["local_stress_GPa"]).tolist(),
+                     "s0": np.asarray(bins.get("s0", S0_EDGES)).tolist(),
                      "axis": X_BINS},
             "states": list(STATES), "ranks": ranks}
 
 
 def bins_of(head):
     """The histogram edges of a series, from its header (as arrays)."""
-    return {k: np.asarray(head["bins"][k], float) for k in ("softness", "D_A", "local_stress_GPa")}
+    return {k: np.asarray(head["bins"].get(k, S0_EDGES if k == "s0" else None), float)
+            for k in ("softness", "D_A", "local_stress_GPa", "s0")}
 
 
 def is_header(obj):

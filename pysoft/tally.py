@@ -99,9 +99,12 @@ def data_edges(comm, values, nbins, widen, fallback):
 def first_bins(comm, S, hyd):
     """The histogram edges of a series, from its first step (softness S and local stress hyd of
     the centre atoms; either may be None)."""
-    bins = {"softness": series.S_EDGES, "D_A": series.D_EDGES, "local_stress_GPa": series.SIGMA_EDGES}
+    bins = {"softness": series.S_EDGES, "D_A": series.D_EDGES, "local_stress_GPa": series.SIGMA_EDGES,
+            "s0": series.S0_EDGES}
     if S is not None:
         bins["softness"] = data_edges(comm, S, series.S_BINS, series.S_WIDEN, series.S_EDGES)
+        # the first step's S is S0, which never changes: no widening
+        bins["s0"] = data_edges(comm, S, series.S0_BINS, 0.0, series.S0_EDGES)
     if hyd is not None:
         bins["local_stress_GPa"] = data_edges(comm, hyd, series.SIGMA_BINS, series.SIGMA_WIDEN, series.SIGMA_EDGES)
     return bins
@@ -435,7 +438,7 @@ def tally_row(comm, f, bins, axis=0, top_fraction=0.1, cluster_cutoff=3.7):
         row["D_A"] = {"mean": total / max(n_centre, 1), "hist": comm.reduce(hist(f.D, bins["D_A"]), root=0)}
 
     if f.B is not None:
-        row.update(bond_switching(comm, f, axis))
+        row.update(bond_switching(comm, f, axis, bins.get("s0", series.S0_EDGES)))
 
     if f.hyd is not None:
         cn0 = f.B[:, 0] if f.B is not None else np.zeros(len(f.hyd))
@@ -450,8 +453,9 @@ def tally_row(comm, f, bins, axis=0, top_fraction=0.1, cluster_cutoff=3.7):
     return row if root else None
 
 
-def bond_switching(comm, f, axis):
-    """Bond-switching fractions, counts by initial CN, where along the axis, and P(DC | S0)."""
+def bond_switching(comm, f, axis, s0_edges):
+    """Bond-switching fractions, counts by initial CN, where along the axis, and P(DC | S0) in
+    the bins s0_edges."""
     root = comm.Get_rank() == 0
     cn0, state = f.B[:, 0].astype(int), f.B[:, 2].astype(int)
     counts = np.array([(state == k).sum() for k in range(len(series.STATES))])
@@ -466,8 +470,8 @@ def bond_switching(comm, f, axis):
     out = {}
     if f.S0 is not None:
         al5 = cn0 == 5
-        tot = hist(f.S0[al5], series.S0_EDGES)
-        dc = hist(f.S0[al5 & (state == 1)], series.S0_EDGES)
+        tot = hist(f.S0[al5], s0_edges)
+        dc = hist(f.S0[al5 & (state == 1)], s0_edges)
         tot, dc = comm.reduce(tot, root=0), comm.reduce(dc, root=0)
         if root:
             out["p_dc_al5_by_s0"] = {"total": tot.tolist(), "dc": dc.tolist()}

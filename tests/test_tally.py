@@ -150,3 +150,33 @@ def test_row_rank_invariant_under_mpirun(tmp_path, nprocs):
         want = json.loads(json.dumps(serial_row(synthetic_frame(cell=np.array(cell))), default=_jsonable))
         assert rows[name]["clusters"] == want["clusters"], name
         assert_series_equal([rows[name]], [want], rtol=1e-12)
+
+
+def test_p_dc_bins_fit_the_first_step():
+    # S0 of a model with a small scale (+-0.3): the P(DC | S0) bins come from the first step's
+    # softness, span its range in S0_BINS / 2 to S0_BINS bins, and count every Al5 and DC Al5
+    from dataclasses import replace
+
+    from pysoft import series
+    from pysoft.tally import SerialComm, first_bins, tally_row
+
+    f = synthetic_frame(n=1500, seed=3)
+    S0 = 0.1 * f.S0
+    f = replace(f, S=S0.copy(), S0=S0)
+    comm = SerialComm()
+    bins = first_bins(comm, f.S, f.hyd)
+    edges = bins["s0"]
+    assert edges[0] <= S0.min() and edges[-1] >= S0.max()
+    # a round width (1, 2, 2.5 or 5 times a power of ten) of at most twice range / S0_BINS
+    assert series.S0_BINS // 2 <= len(edges) - 1 <= series.S0_BINS + 1
+    row = tally_row(comm, f, bins)
+    cn0, state = f.B[:, 0].astype(int), f.B[:, 2].astype(int)
+    al5 = cn0 == 5
+    want_tot = [int(np.sum(al5 & (S0 >= a) & (S0 < b))) for a, b in zip(edges[:-1], edges[1:])]
+    want_tot[-1] += int(np.sum(al5 & (S0 >= edges[-1])))
+    want_dc = [int(np.sum(al5 & (state == 1) & (S0 >= a) & (S0 < b))) for a, b in zip(edges[:-1], edges[1:])]
+    want_dc[-1] += int(np.sum(al5 & (state == 1) & (S0 >= edges[-1])))
+    assert row["p_dc_al5_by_s0"]["total"] == want_tot
+    assert row["p_dc_al5_by_s0"]["dc"] == want_dc
+    # the fixed fallback would have put them all into the two middle bins
+    assert np.count_nonzero(np.histogram(S0, series.S0_EDGES)[0]) <= 2
