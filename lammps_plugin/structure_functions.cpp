@@ -116,8 +116,7 @@ StructureFunctions::StructureFunctions(const StructureSpec &spec) : spec_(spec)
   srow_.resize(shapes_.size());
   base_.resize(lambdas_.size() * ANGULAR_CHUNK);
   shape_.resize(shapes_.size() * ANGULAR_CHUNK);
-  count_.resize(nspecies_);
-  start_.resize(nspecies_ + 1);
+  rend_.resize(nspecies_);
   abeg_.resize(nspecies_);
   aend_.resize(nspecies_);
   bound_.resize(nmu_);
@@ -446,8 +445,8 @@ void StructureFunctions::evaluate(int n, const double *d, const int *sp, double 
     air_.resize((size_t) nspecies_ * n + 1);
     ar2_.resize((size_t) nspecies_ * n + 1);
   }
-  int *rend = count_.data(), *aend = start_.data();
-  for (int s = 0; s < nspecies_; s++) rend[s] = aend[s] = s * n;
+  int *rend = rend_.data(), *aend = aend_.data();
+  for (int s = 0; s < nspecies_; s++) rend[s] = aend[s] = abeg_[s] = s * n;
   for (int j = 0; j < n; j++) {
     const double dx = d[3 * j], dy = d[3 * j + 1], dz = d[3 * j + 2];
     const double rsq = dx * dx + dy * dy + dz * dz;
@@ -467,12 +466,7 @@ void StructureFunctions::evaluate(int n, const double *d, const int *sp, double 
     }
   }
   for (int s = 0; s < nspecies_; s++) add_radial(rr_.data() + (size_t) s * n, rend[s] - s * n, out + s * nmu_);
-  if (!ang) return;
-  for (int s = 0; s < nspecies_; s++) {
-    abeg_[s] = s * n;
-    aend_[s] = aend[s];
-  }
-  add_angular(out + spec_.nradial());
+  if (ang) add_angular(out + spec_.nradial());
 }
 
 }    // namespace pysoft

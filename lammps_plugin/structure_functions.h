@@ -56,8 +56,8 @@ class StructureFunctions {
   std::vector<int> param_shape_;    // param -> index into shapes_
 
   // per-centre work space
-  std::vector<int> count_, start_;                   // ends of the species buckets
   std::vector<double> rr_;                           // radial: distances, a bucket per species
+  std::vector<int> rend_;                            // radial: ends of the buckets
   std::vector<double> bound_;                        // radial: per-mu drop threshold
   std::vector<int> k0_, bin_start_, bin_fill_;       // radial: neighbours binned by grid point
   std::vector<double> t_, g0_, qup_;                 // radial: per neighbour, in bin order
@@ -65,7 +65,7 @@ class StructureFunctions {
   static constexpr int RADIAL_LANES = 8;             // radial: steps of a walk per chunk
   double lane_c1_[RADIAL_LANES], lane_c2_[RADIAL_LANES], lane_cww_;
   std::vector<double> ax_, ay_, az_, air_, ar2_;     // angular: neighbours, a bucket per species
-  std::vector<int> abeg_, aend_;                     // angular: species buckets
+  std::vector<int> abeg_, aend_;                     // angular: starts and ends of the buckets
   std::vector<double> cos_, sq_, expo_, base_, shape_;    // angular: per-pair values of a chunk
   std::vector<double> pow_;                          // angular: squares of exp(-s b) in a chunk
   std::vector<const double *> erow_, srow_;          // angular: rows of each xi, each shape
