@@ -72,7 +72,11 @@ SCHEMA = {
         t_rnpt=Key("duration", 25.0, "NPT relaxation at T and 0 pressure, ps", minimum=0.0),
         tdamp=Key("duration", 0.1, "thermostat damping, ps", minimum=0.0, strict_minimum=True),
         pdamp=Key("duration", 1.0, "barostat damping, ps", minimum=0.0, strict_minimum=True),
-        seed=Key("int", 4928459, "seed of the random start (the same for every pressure)", minimum=1),
+        seed=Key("int", 4928459, "base seed of the random start; each pressure adds its own offset "
+                                 "(pysoft.stages.quench_seed) so the glasses are independent", minimum=1),
+        paired=Key("bool", False, "true: every pressure starts from the same random melt (seed as given), "
+                                  "pairing the glasses; false: one seed per pressure, as the paper's "
+                                  "independent glasses"),
     ),
     "nvt": _section(
         T=Key("temperature", 300.0, "temperature, K", minimum=0.0, strict_minimum=True),

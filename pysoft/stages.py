@@ -78,6 +78,32 @@ def analysis_on(cfg):
     return "planestrain" in cfg["stages"] and cfg["planestrain"]["analysis"]
 
 
+def quench_seed(quench, p_gpa):
+    """The seed of the random start of the glass quenched at `p_gpa`.
+
+    The paper's glasses are independent, so by default each pressure draws its own melt: the
+    base seed plus 1009 times a zigzag index of the pressure in 10 MPa (0, -0.01, +0.01, ... GPa
+    -> 0, 1, 2, ...).  The 0 GPa glass keeps the base seed; the spacing (a prime > 2) keeps every
+    seed and seed + 1 (in.quench draws O atoms with seed + 1) apart from any other pressure's.
+    `paired: true` gives every pressure the base seed (the same melt at each pressure).
+    """
+    if quench["paired"]:
+        return quench["seed"]
+    k = round(p_gpa * 100)
+    seed = quench["seed"] + 1009 * (2 * k if k >= 0 else -2 * k - 1)
+    if seed + 1 > 2**31 - 1:
+        raise RunError(f"quench seed {quench['seed']} at {p_gpa:g} GPa gives {seed}, beyond LAMMPS's "
+                       f"2^31 - 1: choose a smaller quench.seed or set quench.paired: true")
+    return seed
+
+
+def _quench_vars(cfg, p_gpa):
+    """The quench section as in.quench's -var values: the pressure's own seed, no pysoft-only keys."""
+    q = {k: v for k, v in cfg["quench"].items() if k != "paired"}
+    q["seed"] = quench_seed(cfg["quench"], p_gpa)
+    return q
+
+
 def _common(cfg):
     return {"units": cfg["units"], "rc": cfg["potential"]["rc"], "kacc": cfg["potential"]["kacc"]}
 
@@ -135,7 +161,7 @@ class Quench(Stage):
     script = "in.quench"
 
     def params(self, cfg, pressure):
-        return {**_common(cfg), "P": pressure, **cfg["quench"]}
+        return {**_common(cfg), "P": pressure, **_quench_vars(cfg, pressure)}
 
     def cost(self, cfg, natoms):
         q = cfg["quench"]
@@ -145,7 +171,8 @@ class Quench(Stage):
     def run(self, pipe, task, d, beat):
         cfg = pipe.config
         log = pipe._lammps(task, d, self.script, {**_potential_vars(cfg), "units": cfg["units"], "P": task.pressure,
-                                                   **cfg["quench"], "out": "glass.data"}, beat)
+                                                   **_quench_vars(cfg, task.pressure), "out": "glass.data"},
+                          beat)
         natoms = _data_atoms(os.path.join(d, "glass.data"))
         if natoms != pipe.natoms:
             raise RunError(f"{task.label}: glass.data holds {natoms} atoms, expected {pipe.natoms}")

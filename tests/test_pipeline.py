@@ -426,3 +426,18 @@ def test_bad_sampler_is_one_line(tmp_path, capsys, value):
     cfg = write_config(tmp_path / "bad.yaml", nvt__sampler=value)
     rc, out, err = run_cli(["run", cfg, "--out", str(tmp_path / "run")], capsys)
     assert rc != 0 and f"nvt.sampler must be dump or inrun, got '{value}'" in err
+
+
+def test_each_pressure_quenches_its_own_melt_unless_paired():
+    """The paper's glasses are independent (issue 19): one seed per pressure by default, the 0 GPa
+    glass keeps the base seed, no seed + 1 (in.quench's O draw) meets another pressure's seed,
+    and `paired: true` gives every pressure the same melt."""
+    from pysoft.config import SCHEMA
+    from pysoft.stages import quench_seed
+    q = {k: key.default for k, key in SCHEMA["quench"].items()}
+    pressures = [p / 100 for p in range(-300, 1001)]
+    seeds = [quench_seed(q, p) for p in pressures]
+    assert quench_seed(q, 0.0) == q["seed"]
+    drawn = set(seeds) | {s + 1 for s in seeds}
+    assert len(drawn) == 2 * len(pressures)
+    assert quench_seed({**q, "paired": True}, 4.0) == quench_seed({**q, "paired": True}, 0.0) == q["seed"]
