@@ -30,8 +30,9 @@ from pysoft.tally import Frame, first_bins, tally_row
 
 
 class ModelRefused(RuntimeError):
-    """``arg model`` names a model file that pysoft refuses.  Every rank checks the same bytes
-    (read on rank 0, broadcast), so raised alike on every rank: one ERROR line."""
+    """The model args are refused: ``arg model`` names a file that pysoft refuses (every rank
+    checks the same bytes, read on rank 0 and broadcast), or the args contradict each other.
+    Raised alike on every rank: one ERROR line."""
 
     collective = True
 
@@ -113,14 +114,17 @@ class PlaneStrainTally:
         self.top_fraction = float(top_fraction)
         self.model = None
         if none(model) and none(trusted_pickle):
-            raise ValueError("give arg model (a model file) or arg trusted_pickle, not both")
+            raise ModelRefused("give arg model (a model file) or arg trusted_pickle, not both")
         if none(model):
             self.model = self._read_model(model)
             self.softness_id = None
         elif none(trusted_pickle):
             import joblib
 
-            self.model = joblib.load(trusted_pickle)     # the user vouched for this file
+            try:
+                self.model = joblib.load(trusted_pickle)     # the user vouched for this file
+            except OSError as e:
+                raise ModelRefused(f"cannot read trusted_pickle {trusted_pickle}: {e.strerror or e}")
             self.softness_id = None
         self.step = 0
         self.length0 = None

@@ -20,7 +20,8 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import random_system, run_lmp, write_data
+from conftest import run_lmp
+from test_hooks import glass  # noqa: F401 (the strain loop's glass, a fixture)
 from test_structure_errors import SETUP, error_line
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -290,18 +291,8 @@ def hook_loop(glass, model, series, extra):
     return cmds
 
 
-@pytest.fixture(scope="module")
-def hook_glass(tmp_path_factory):
-    from test_hooks import CELL
-
-    d = tmp_path_factory.mktemp("mglass")
-    x, types = random_system(300, CELL, seed=7)
-    write_data(d / "g.data", x, types, CELL)
-    return d / "g.data"
-
-
 @pytest.mark.mpi
-def test_hook_takes_the_json_model_and_never_unpickles(tmp_path, hook_glass, trained):
+def test_hook_takes_the_json_model_and_never_unpickles(tmp_path, glass, trained):
     """arg model FILE: the JSON that compute softness takes, read as data on 2 ranks; its series
     equals the one from compute softness.  arg trusted_pickle, the one explicit way to load a
     pickle, gives the same series from a joblib of the same model."""
@@ -313,11 +304,11 @@ def test_hook_takes_the_json_model_and_never_unpickles(tmp_path, hook_glass, tra
     marker = tmp_path / "pwned"
     shared = copy_model(trained, tmp_path / "shared")
     plant_pickle(shared, marker)
-    run_job(tmp_path, hook_loop(hook_glass, path, tmp_path / "c.jsonl", ""), nprocs=1, name="c")
-    run_job(tmp_path, hook_loop(hook_glass, path, tmp_path / "j.jsonl", f"arg model {shared}"), nprocs=2, name="j")
+    run_job(tmp_path, hook_loop(glass, path, tmp_path / "c.jsonl", ""), nprocs=1, name="c")
+    run_job(tmp_path, hook_loop(glass, path, tmp_path / "j.jsonl", f"arg model {shared}"), nprocs=2, name="j")
     assert not marker.exists()
     joblib.dump(model, tmp_path / "mine.joblib")
-    run_job(tmp_path, hook_loop(hook_glass, path, tmp_path / "p.jsonl", f"arg trusted_pickle {tmp_path / 'mine.joblib'}"),
+    run_job(tmp_path, hook_loop(glass, path, tmp_path / "p.jsonl", f"arg trusted_pickle {tmp_path / 'mine.joblib'}"),
             nprocs=1, name="p")
     head, rows = read_series(tmp_path / "c.jsonl")
     assert len(rows) == 3 and "softness" in json.dumps(rows[0])
@@ -326,12 +317,12 @@ def test_hook_takes_the_json_model_and_never_unpickles(tmp_path, hook_glass, tra
 
 
 @pytest.mark.mpi
-def test_hook_refuses_a_tampered_model_in_one_line(tmp_path, hook_glass, trained):
+def test_hook_refuses_a_tampered_model_in_one_line(tmp_path, glass, trained):
     _, path, _ = trained
     bad = tampered(trained, tmp_path, nudge_mean)
     marker = tmp_path / "pwned"
     plant_pickle(bad, marker)
-    script = "\n".join(hook_loop(hook_glass, path, tmp_path / "s.jsonl", f"arg model {bad}")) + "\n"
+    script = "\n".join(hook_loop(glass, path, tmp_path / "s.jsonl", f"arg model {bad}")) + "\n"
     msg = error_line(run_lmp(tmp_path, script, nprocs=2))
     assert "model file" in msg and "does not match its numbers" in msg, msg
     assert not marker.exists() and not (tmp_path / "s.jsonl").exists()
