@@ -327,11 +327,17 @@ def _continuation(v, outputs, restart):
                                f"{v['data']}: continue a run from its own restart pair")
     k_first = int(values.get("k_first", -1))
     nsteps, stop_steps = int(v["nsteps"]), int(v["stop_steps"])
-    if stop_steps > 0 and int(values.get("n_low", 0)) >= stop_steps:
+    # a loop whose last pair is written but whose outcome line is not (a run stopped at that
+    # moment) is continued: the input writes the outcome only
+    ended = os.path.isfile(v["ss"]) and _has_outcome(v["ss"])
+    if ended and stop_steps > 0 and int(values.get("n_low", 0)) >= stop_steps:
         raise RunIdentityError(f"{restart}: run {run_id} ended fractured at step {k_first - 1}: nothing to continue")
-    if k_first > nsteps:
+    if ended and k_first > nsteps:
         raise RunIdentityError(f"{restart}: run {run_id} has done steps 0..{k_first - 1}, -var nsteps is {nsteps}: "
                                f"give a larger -var nsteps to go on")
+    if k_first > nsteps + 1:
+        raise RunIdentityError(f"{restart}: run {run_id} has done steps 0..{k_first - 1}, more than -var nsteps "
+                               f"{nsteps}: give -var nsteps {k_first - 1} or more")
     for name, path in outputs:
         if not os.path.isfile(path):
             why = " (that run had no analysis, or it was moved)" if name == "series" else ""
@@ -350,6 +356,11 @@ def _continuation(v, outputs, restart):
         if dropped:
             print(f"pysoft: {path}: dropped {dropped} rows written after {restart} (steps {k_first}..)", flush=True)
     return run_id
+
+
+def _has_outcome(path):
+    with open(path, errors="replace") as fh:
+        return any(line.startswith("# planestrain result:") for line in fh)
 
 
 def _differs(a, b):
@@ -389,3 +400,21 @@ def _write_pair(out, state):
     if os.environ.get(FAULT_ENV) == f"pair:{state['k_first']}":
         os.kill(os.getpid(), 9)
     os.replace(out + ".vars.tmp", out + ".vars")
+
+
+def nvt300(lmp, sampler="dump", dump="nvt300.lammpstrj", replace="no"):
+    """The ``at now`` hook of in.nvt300: the sampler choice, and the trajectory a dump would
+    overwrite (the in-run sampler refuses an existing dataset alike, pysoft.sampler.check)."""
+    _decide(lmp, lambda: _nvt300(sampler, dump, replace))
+
+
+def _nvt300(sampler, dump, replace):
+    if sampler not in ("dump", "inrun", "none"):
+        raise RunIdentityError(f"-var sampler {sampler}: must be dump, inrun or none")
+    replace = yes_no("replace", replace)
+    if sampler == "dump":
+        folder = os.path.dirname(dump)
+        if folder and not os.path.isdir(folder):
+            raise RunIdentityError(f"-var dump {dump}: folder {folder} does not exist")
+        if os.path.exists(dump) and not replace:
+            raise RunIdentityError(f"{dump} exists: add -var replace yes to overwrite it")

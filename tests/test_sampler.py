@@ -286,3 +286,30 @@ def test_existing_dataset_is_not_overwritten(tmp_path):
     ds.SampleWriter(path, HEADER, [1])
     with pytest.raises(ds.SamplesError, match="exists; add 'arg replace yes'"):
         ds.SampleWriter(path, HEADER, [1])
+
+
+def test_damaged_middle_block_is_refused_not_called_a_killed_run(tmp_path):
+    """A flipped byte in block 2 of 4: no killed run leaves that; the file is refused, where a torn
+    end (above) is skipped."""
+    from pysoft import samples as ds
+
+    path = str(tmp_path / "d.samples")
+    w = ds.SampleWriter(path, HEADER, [3, 9])
+    sizes = [w.append(ds.FRAME, 10 * (k + 1), k, rows(ds.CALM, [3, 9], [k, k]), np.full(4, k)) for k in range(4)]
+    data = bytearray(open(path, "rb").read())
+    data[len(data) - sizes[3] - sizes[2] // 2] ^= 0xFF
+    open(path, "wb").write(bytes(data))
+    with pytest.raises(ds.SamplesError, match="damaged and complete blocks follow it"):
+        ds.read_dataset(path)
+
+
+def test_same_dataset_twice_is_refused(sampled, tmp_path):
+    d, _, samples = sampled
+    copy = tmp_path / "copy.samples"
+    copy.write_bytes(samples.read_bytes())
+    proc = pysoft("train", "--samples", samples, copy, "--types", "Al", "O", "--spec", d / "spec.json", "--tr", TR,
+                  "--dt", DT, "--hop-threshold", HOP, "--calm-threshold", CALM, "--calm-fraction", FRACTION,
+                  "-o", tmp_path / "x.json", cwd=tmp_path)
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "are the same sampler run" in lines[0], proc.stderr
