@@ -24,10 +24,14 @@ import time
 import numpy as np
 import pytest
 
-from conftest import MPIRUN, mpi_prefix
+from pysoft.results import planestrain_outcome
+
+from conftest import mpi_prefix
 from test_inputs import INPUTS, LMP, POT, TINY_FF, TINY_QUENCH, read_table, run_lmp
 
 KILLS = 20
+PER_SEQUENCE = 7
+STARTUP = 0.3          # about the share of an attempt's time before its first step (interpreter, LAMMPS, setup)
 SEED = int(os.environ.get("PYSOFT_FAULT_SEED", "18"))
 
 
@@ -65,13 +69,19 @@ def finish(proc):
 
 
 def run_with_kills(rng, start, kills_left, t_ref, restart_args, fresh_args, fault_steps=()):
-    """One sequence in one folder: attempts killed at random moments until one finishes; returns
-    the kills made.  start(extra_args, env, log) launches an attempt; restart_args() gives the
-    arguments of a continuation (None: no restart file yet, start anew with fresh_args)."""
+    """One sequence in one folder: attempts killed at random moments until one finishes (at most
+    PER_SEQUENCE kills); returns the kills made.  start(args, env, log) launches an attempt;
+    restart_args() gives the arguments of a continuation and the fraction of the work left (None:
+    no restart file yet, start anew with fresh_args; "done": an attempt killed after its last
+    write, on its way out, left every file whole).  The kill time is drawn uniformly over the
+    attempt's expected length (its start, STARTUP of t_ref, and the work left), so that most
+    attempts are killed somewhere and few kills are spent before the start."""
     kills, n = 0, 0
     while True:
-        args = restart_args()
-        args = fresh_args if args is None else args
+        got = restart_args()
+        if got == "done":
+            return kills
+        args, left = (fresh_args, 1.0) if got is None else got
         env = None
         if n == 0 and len(fault_steps) and rng.random() < 0.3:
             env = {"PYSOFT_FAULT": f"pair:{int(rng.choice(fault_steps))}"}
@@ -82,7 +92,8 @@ def run_with_kills(rng, start, kills_left, t_ref, restart_args, fresh_args, faul
             if proc.returncode != 0:
                 kills += 1
                 continue
-        elif kills < kills_left and wait_or_kill(proc, rng.uniform(0.0, t_ref)):
+        elif kills < min(kills_left, PER_SEQUENCE) and wait_or_kill(
+                proc, rng.uniform(0.0, t_ref * (STARTUP + (1 - STARTUP) * left))):
             kills += 1
             continue
         else:
@@ -93,7 +104,7 @@ def run_with_kills(rng, start, kills_left, t_ref, restart_args, fresh_args, faul
 
 # -- the plane-strain loop ---------------------------------------------------------------------------
 
-STRAIN = {"t_eq": 0.003, "t_nvt": 0.003, "t_avg": 0.002, "de": 0.02, "miniter": 10, "stop_steps": 0, "nsteps": 3,
+STRAIN = {"t_eq": 0.003, "t_nvt": 0.003, "t_avg": 0.002, "de": 0.02, "miniter": 10, "stop_steps": 0, "nsteps": 2,
           "ss": "ss.txt", "series": "series.jsonl", "analysis": os.path.join(INPUTS, "pysoft_analysis.mod")}
 
 
@@ -151,7 +162,14 @@ def test_strain_loop_survives_kill_9(tmp_path, glass, trained, nprocs):
             return launch(d, strain_cmd(nprocs, {**common, **args}), log, env)
 
         def restart_args(d=d):
-            return {"restart": "planestrain.restart"} if (d / "planestrain.restart").exists() else None
+            from pysoft.runid import read_vars
+
+            if not (d / "planestrain.restart.vars").exists():
+                return None
+            if planestrain_outcome(str(d / "ss.txt")) is not None:
+                return "done"             # as pysoft run takes it (pysoft.stages.PlaneStrain)
+            k_first = int(read_vars(str(d / "planestrain.restart.vars"))[1]["k_first"])
+            return {"restart": "planestrain.restart"}, max(0.0, 1 - k_first / (STRAIN["nsteps"] + 1))
 
         kills += run_with_kills(rng, start, KILLS - kills, 1.1 * t_ref, restart_args, {"replace": "yes"},
                                 fault_steps=range(1, STRAIN["nsteps"] + 1))
@@ -162,7 +180,7 @@ def test_strain_loop_survives_kill_9(tmp_path, glass, trained, nprocs):
 
 # -- the in-run sampler ------------------------------------------------------------------------------
 
-EVERY, DT, TR, STEPS = 10, 0.005, 0.3, 300
+EVERY, DT, TR, STEPS = 10, 0.005, 0.4, 300
 SAMPLER_SPEC = {"species": ["Al", "O"], "radial": {"mu": [0.8, 2.4, 0.4], "L": 0.2, "cutoff": 2.6},
                 "angular": {"cutoff": 1.8, "params": [[1.0, -1, 1], [1.0, 1, 2]]}}
 LIQUID = """
@@ -179,6 +197,9 @@ pair_coeff 1 2 1.5 0.8
 pair_coeff 2 2 0.5 0.88
 minimize 1e-6 1e-8 200 2000
 velocity all create 0.9 5107 loop geom
+timestep 0.005
+fix md all nvt temp 0.9 0.9 0.5
+run 400
 write_data liquid.data
 """
 SAMPLED = """
@@ -200,7 +221,7 @@ run {steps} upto
 
 
 def sampled_cmd(d, nprocs, restart):
-    read = f"read_restart {restart}" if restart else f"read_data {d.parent / 'liquid.data'}\nreset_timestep 0"
+    read = f"read_restart {restart}" if restart else f"read_data {d.parent / 'liquid.data'} nocoeff\nreset_timestep 0"
     script = SAMPLED.format(read=read, dt=DT, every=EVERY, steps=STEPS, mod=os.path.join(INPUTS, "pysoft_sampler.mod"),
                             fix="fix md all nvt temp 0.9 0.9 0.5")
     name = "in.restarted" if restart else "in.fresh"
@@ -255,7 +276,7 @@ def test_sampler_survives_kill_9(tmp_path, nprocs):
 
         def restart_args(d=d):
             r = newest_restart(d) if (d / "run.samples").exists() else None
-            return {"restart": r} if r else None
+            return ({"restart": r}, 1 - int(r.split(".")[1]) / STEPS) if r else None
 
         kills += run_with_kills(rng, start, KILLS - kills, 1.1 * t_ref, restart_args, {})
         ds_b, (ev_b, hop_b, calm_b) = dataset(d / "run.samples")
