@@ -28,6 +28,7 @@ from pysoft.results import planestrain_outcome
 
 from conftest import mpi_prefix
 from test_inputs import INPUTS, LMP, POT, TINY_FF, TINY_QUENCH, read_table, run_lmp
+from test_sampler import SCRIPT as SAMPLER_SCRIPT
 
 KILLS = 20
 PER_SEQUENCE = 7
@@ -103,6 +104,20 @@ def run_with_kills(rng, start, kills_left, t_ref, restart_args, fresh_args, faul
         return kills
 
 
+def kill_sequences(base, rng, t_ref, start, restart_args, fresh_args, check, fault_steps=()):
+    """Sequences of killed attempts, each in a folder of its own, until KILLS kills; check(folder)
+    compares a finished sequence's files with the reference.  Returns (kills, sequences)."""
+    kills, seq = 0, 0
+    while kills < KILLS:
+        d = base / f"seq{seq}"
+        d.mkdir()
+        seq += 1
+        kills += run_with_kills(rng, lambda args, env, log: start(d, args, env, log), KILLS - kills, t_ref,
+                                lambda: restart_args(d), fresh_args, fault_steps)
+        check(d)
+    return kills, seq
+
+
 # -- the plane-strain loop ---------------------------------------------------------------------------
 
 STRAIN = {"t_eq": 0.003, "t_nvt": 0.003, "t_avg": 0.002, "de": 0.02, "miniter": 10, "stop_steps": 0, "nsteps": 2,
@@ -152,29 +167,23 @@ def test_strain_loop_survives_kill_9(tmp_path, glass, trained, nprocs):
     finish(proc)
     t_ref = time.perf_counter() - t0
     assert proc.returncode == 0, open(ref / "log.ref").read()[-3000:]
-    rng = np.random.default_rng(SEED + nprocs)
-    kills, seq = 0, 0
-    while kills < KILLS:
-        d = tmp_path / f"seq{seq}"
-        d.mkdir()
-        seq += 1
 
-        def start(args, env, log, d=d):
-            return launch(d, strain_cmd(nprocs, {**common, **args}), log, env)
+    def start(d, args, env, log):
+        return launch(d, strain_cmd(nprocs, {**common, **args}), log, env)
 
-        def restart_args(d=d):
-            from pysoft.runid import read_vars
+    def restart_args(d):
+        from pysoft.runid import read_vars
 
-            if not (d / "planestrain.restart.vars").exists():
-                return None
-            if planestrain_outcome(str(d / "ss.txt")) is not None:
-                return "done"             # as pysoft run takes it (pysoft.stages.PlaneStrain)
-            k_first = int(read_vars(str(d / "planestrain.restart.vars"))[1]["k_first"])
-            return {"restart": "planestrain.restart"}, max(0.0, 1 - k_first / (STRAIN["nsteps"] + 1))
+        if not (d / "planestrain.restart.vars").exists():
+            return None
+        if planestrain_outcome(str(d / "ss.txt")) is not None:
+            return "done"             # as pysoft run takes it (pysoft.stages.PlaneStrain)
+        k_first = int(read_vars(str(d / "planestrain.restart.vars"))[1]["k_first"])
+        return {"restart": "planestrain.restart"}, max(0.0, 1 - k_first / (STRAIN["nsteps"] + 1))
 
-        kills += run_with_kills(rng, start, KILLS - kills, 1.1 * t_ref, restart_args, {"replace": "yes"},
+    kills, seq = kill_sequences(tmp_path, np.random.default_rng(SEED + nprocs), 1.1 * t_ref, start, restart_args,
+                                {"replace": "yes"}, lambda d: assert_same_strain_files(ref, d),
                                 fault_steps=range(1, STRAIN["nsteps"] + 1))
-        assert_same_strain_files(ref, d)
     print(f"strain loop, {nprocs} rank(s): {kills} kills in {seq} sequences, "
           f"{time.perf_counter() - t0:.0f} s")
 
@@ -184,33 +193,15 @@ def test_strain_loop_survives_kill_9(tmp_path, glass, trained, nprocs):
 EVERY, DT, TR, STEPS = 10, 0.005, 0.4, 300
 SAMPLER_SPEC = {"species": ["Al", "O"], "radial": {"mu": [0.8, 2.4, 0.4], "L": 0.2, "cutoff": 2.6},
                 "angular": {"cutoff": 1.8, "params": [[1.0, -1, 1], [1.0, 1, 2]]}}
-LIQUID = """
-units lj
-atom_style atomic
-region box block 0 6 0 6 0 6
-create_box 2 box
-create_atoms 1 random 205 5107 NULL overlap 0.8
-set type 1 type/fraction 2 0.2 5107
-mass * 1.0
-pair_style lj/cut 2.5
-pair_coeff 1 1 1.0 1.0
-pair_coeff 1 2 1.5 0.8
-pair_coeff 2 2 0.5 0.88
-minimize 1e-6 1e-8 200 2000
-velocity all create 0.9 5107 loop geom
-timestep 0.005
-fix md all nvt temp 0.9 0.9 0.5
-run 400
-write_data liquid.data
-"""
+# the liquid of test_sampler, equilibrated, written once (create_atoms random depends on the rank count)
+LIQUID = SAMPLER_SCRIPT[:SAMPLER_SCRIPT.index("reset_timestep 0\nvariable dt")].format(
+    box=6, natoms=205, seed=5107, dt=DT) + "write_data liquid.data\n"
+LJ_PAIRS = SAMPLER_SCRIPT[SAMPLER_SCRIPT.index("pair_style"):SAMPLER_SCRIPT.index("minimize")]
 SAMPLED = """
 units lj
 atom_style atomic
 {read}
-pair_style lj/cut 2.5
-pair_coeff 1 1 1.0 1.0
-pair_coeff 1 2 1.5 0.8
-pair_coeff 2 2 0.5 0.88
+{pairs}
 timestep {dt}
 variable dt equal {dt}
 variable n_dump equal {every}
@@ -223,7 +214,7 @@ run {steps} upto
 
 def sampled_cmd(d, nprocs, restart):
     read = f"read_restart {restart}" if restart else f"read_data {d.parent / 'liquid.data'} nocoeff\nreset_timestep 0"
-    script = SAMPLED.format(read=read, dt=DT, every=EVERY, steps=STEPS, mod=os.path.join(INPUTS, "pysoft_sampler.mod"),
+    script = SAMPLED.format(read=read, pairs=LJ_PAIRS, dt=DT, every=EVERY, steps=STEPS, mod=os.path.join(INPUTS, "pysoft_sampler.mod"),
                             fix="fix md all nvt temp 0.9 0.9 0.5")
     name = "in.restarted" if restart else "in.fresh"
     (d / name).write_text(script)
@@ -265,21 +256,15 @@ def test_sampler_survives_kill_9(tmp_path, nprocs):
     assert proc.returncode == 0, open(ref / "log.ref").read()[-3000:]
     (ds_a, (ev_a, hop_a, calm_a)) = dataset(ref / "run.samples")
     assert ev_a.n_rearranging >= 3 and ev_a.n_calm >= 10
-    rng = np.random.default_rng(SEED + 10 * nprocs)
-    kills, seq = 0, 0
-    while kills < KILLS:
-        d = base / f"seq{seq}"
-        d.mkdir()
-        seq += 1
 
-        def start(args, env, log, d=d):
-            return launch(d, sampled_cmd(d, nprocs, args.get("restart")), log, env)
+    def start(d, args, env, log):
+        return launch(d, sampled_cmd(d, nprocs, args.get("restart")), log, env)
 
-        def restart_args(d=d):
-            r = newest_restart(d) if (d / "run.samples").exists() else None
-            return ({"restart": r}, 1 - int(r.split(".")[1]) / STEPS) if r else None
+    def restart_args(d):
+        r = newest_restart(d) if (d / "run.samples").exists() else None
+        return ({"restart": r}, 1 - int(r.split(".")[1]) / STEPS) if r else None
 
-        kills += run_with_kills(rng, start, KILLS - kills, 1.1 * t_ref, restart_args, {})
+    def check(d):
         ds_b, (ev_b, hop_b, calm_b) = dataset(d / "run.samples")
         assert ds_b.nframes == ds_a.nframes and not ds_b.torn
         np.testing.assert_array_equal(ds_b.ids, ds_a.ids)
@@ -287,4 +272,7 @@ def test_sampler_survives_kill_9(tmp_path, nprocs):
             np.testing.assert_array_equal(getattr(ev_b, field), getattr(ev_a, field), err_msg=f"{d}: {field}")
         np.testing.assert_allclose(hop_b, hop_a, rtol=0, atol=1e-8)
         np.testing.assert_allclose(calm_b, calm_a, rtol=0, atol=1e-8)
+
+    kills, seq = kill_sequences(base, np.random.default_rng(SEED + 10 * nprocs), 1.1 * t_ref, start, restart_args,
+                                {}, check)
     print(f"sampler, {nprocs} rank(s): {kills} kills in {seq} sequences, {time.perf_counter() - t0:.0f} s")
