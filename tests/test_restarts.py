@@ -229,3 +229,30 @@ def test_unit_trim_rows_one_rule(tmp_path):
     with pytest.raises(RunIdentityError, match="step 2 follows step 0"):
         trim_rows(str(p), 5, ss_step, ss_keep)
     np.testing.assert_array_equal(read_table(p)[:, 0], [0, 2])
+
+
+def test_series_of_random_bytes_reads_as_no_series(tmp_path):
+    # pysoft report reads series through series.read (pysoft.runfolder): random bytes gave a
+    # UnicodeDecodeError traceback
+    from pysoft import series
+
+    p = tmp_path / "series.jsonl"
+    p.write_bytes(np.random.default_rng(3).integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    assert series.read(str(p)) == (None, [])
+
+
+def test_nvt300_refuses_to_overwrite_a_trajectory(tmp_path, glass):
+    """The dump path now refuses an existing trajectory as the in-run sampler refuses a dataset."""
+    data, _ = glass
+    variables = {"data": data, "time": 0.004, "dump_every": 0.002, "dump": "traj.lammpstrj", "seed": 11}
+    run_lmp(tmp_path, "in.nvt300", variables)
+    before = snapshot(tmp_path)
+    cmd = [LMP, "-in", os.path.join(INPUTS, "in.nvt300"), "-log", "none", "-nocite", "-var", "pot", POT]
+    for name, value in {**TINY_FF, **variables}.items():
+        cmd += ["-var", name, str(value)]
+    proc = subprocess.run(cmd, cwd=str(tmp_path), capture_output=True, text=True, timeout=120)
+    errors = [x for x in proc.stdout.splitlines() if x.startswith("ERROR")]
+    assert proc.returncode != 0 and len(errors) == 1, proc.stdout[-3000:]
+    assert "traj.lammpstrj exists: add -var replace yes to overwrite it" in errors[0]
+    assert snapshot(tmp_path) == before
+    run_lmp(tmp_path, "in.nvt300", {**variables, "replace": "yes"})
