@@ -333,6 +333,8 @@ void FixPysoftInvoke::post_run()
 {
   // post_run also closes minimizations; only runs count (with run0, only zero-step runs: an
   // input script calls the hook at a chosen point with "run 0 post no")
+  // LAMMPS calls post_run on every fix, whatever its mask: only "at run" hooks answer it
+  if (!at_run) return;
   if (update->whichflag != 1) return;
   if (only_run0 && update->nsteps != 0) return;
   if (++nruns % every == 0) invoke();
