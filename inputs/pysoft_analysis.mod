@@ -20,6 +20,8 @@
 #   resume_step  with resume 1: the first step of the restarted run;      none (the last
 #            rows of the series at or after it are dropped)                   row + 1)
 #   replace  yes to overwrite an existing series (without resume)         no
+#   run_id   the run's identity, written in the series header and        none
+#            checked on resume (in.tension.planestrain: pysoft.runid)
 # Ghost atoms must reach the softness spec's 11 Å + skin: comm_modify cutoff 13.5 below.
 
 variable    model    index model.json
@@ -31,6 +33,7 @@ variable    rc_na    index 4.0
 variable    resume   index 0
 variable    resume_step index none
 variable    replace  index no
+variable    run_id   index none
 
 comm_modify cutoff 13.5
 group       pysoft_Al type ${al}
@@ -53,4 +56,4 @@ fix         pysoft_tally all pysoft/invoke 1 pysoft.hooks:PlaneStrainTally at ru
             arg out ${series} arg centre_type ${al} arg softness pysoft_S arg bonds pysoft_B &
             arg nonaffine pysoft_NA arg D pysoft_D arg S0 pysoft_S0 arg stress pysoft_stress &
             arg volume pysoft_vol arg unwrapped pysoft_xu arg X0 pysoft_X0 &
-            arg restart ${resume} arg resume_step ${resume_step} arg replace ${replace}
+            arg restart ${resume} arg resume_step ${resume_step} arg replace ${replace} arg run_id ${run_id}

@@ -114,7 +114,7 @@ class GIL {
 /* ---------------------------------------------------------------------- */
 
 FixPysoftInvoke::FixPysoftInvoke(LAMMPS *lmp, int narg, char **arg) :
-    Fix(lmp, narg, arg), every(0), at_run(false), only_run0(false), at_start(false), nruns(0), callable(nullptr), handle(nullptr),
+    Fix(lmp, narg, arg), every(0), at_run(false), only_run0(false), at_start(false), at_now(false), nruns(0), callable(nullptr), handle(nullptr),
     is_class(false), instantiated(false)
 {
   if (narg < 5) utils::missing_cmd_args(FLERR, "fix pysoft/invoke", error);
@@ -139,8 +139,10 @@ FixPysoftInvoke::FixPysoftInvoke(LAMMPS *lmp, int narg, char **arg) :
       } else if (strcmp(arg[iarg + 1], "run0") == 0) {
         at_run = true;
         only_run0 = true;
+      } else if (strcmp(arg[iarg + 1], "now") == 0) {
+        at_now = true;
       } else {
-        error->all(FLERR, "Fix pysoft/invoke 'at' takes step, run or run0, got {}", arg[iarg + 1]);
+        error->all(FLERR, "Fix pysoft/invoke 'at' takes step, run, run0 or now, got {}", arg[iarg + 1]);
       }
       iarg += 2;
     } else if (strcmp(arg[iarg], "start") == 0) {
@@ -155,9 +157,12 @@ FixPysoftInvoke::FixPysoftInvoke(LAMMPS *lmp, int narg, char **arg) :
       error->all(FLERR, "Unknown fix pysoft/invoke keyword: {}", arg[iarg]);
     }
   }
-  if (at_start && at_run) error->all(FLERR, "Fix pysoft/invoke start yes needs at step");
-  if (!at_run) nevery = every;
+  if (at_start && (at_run || at_now)) error->all(FLERR, "Fix pysoft/invoke start yes needs at step");
+  if (!at_run && !at_now) nevery = every;
   load();
+  // at now: a check or a bookkeeping step of the input script between commands (before any
+  // run, or between runs), where a run 0 would already restore fix states after read_restart
+  if (at_now) invoke();
 }
 
 FixPysoftInvoke::~FixPysoftInvoke()
@@ -171,6 +176,7 @@ FixPysoftInvoke::~FixPysoftInvoke()
 
 int FixPysoftInvoke::setmask()
 {
+  if (at_now) return 0;
   return at_run ? POST_RUN : END_OF_STEP;
 }
 
@@ -327,6 +333,8 @@ void FixPysoftInvoke::post_run()
 {
   // post_run also closes minimizations; only runs count (with run0, only zero-step runs: an
   // input script calls the hook at a chosen point with "run 0 post no")
+  // LAMMPS calls post_run on every fix, whatever its mask: only "at run" hooks answer it
+  if (!at_run) return;
   if (update->whichflag != 1) return;
   if (only_run0 && update->nsteps != 0) return;
   if (++nruns % every == 0) invoke();

@@ -31,6 +31,7 @@ class FixPysoftInvoke : public Fix {
   int every;          // call every N steps, or every N-th run with at_run
   bool at_run, only_run0;
   bool at_start;      // with at step: also call at the setup of a run, as a dump writes there
+  bool at_now;        // call once, when the fix is defined, and never again
   bigint nruns;
   std::string module_name, attr_name;
   std::vector<std::pair<std::string, std::string>> kwargs;

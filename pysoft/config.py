@@ -15,7 +15,7 @@ import math
 import os
 import re
 
-from pysoft.stages import DEFAULT_STAGES, STAGES, pressure_label
+from pysoft.stages import DEFAULT_STAGES, DT_PS, STAGES, pressure_label
 from pysoft.train_settings import TrainSettings as _TRAIN
 
 TIME_UNITS = {"fs": 1.0e-3, "ps": 1.0, "ns": 1.0e3}              # -> ps
@@ -110,7 +110,8 @@ SCHEMA = {
         t_eq=Key("duration", 100.0, "NPT equilibration at T and 0 pressure, ps", minimum=0.0),
         de=Key("float", 0.01, "engineering strain per step", minimum=0.0, strict_minimum=True),
         nsteps=Key("int", 50, "strain cap: the most strain steps", minimum=1),
-        stop_frac=Key("float", 0.1, "fracture: the loop ends once sxx < stop_frac x its peak ...", minimum=0.0),
+        stop_frac=Key("float", 0.1, "fracture: the loop ends once sxx < stop_frac x its peak (0 < stop_frac <= 1) ...",
+                      minimum=0.0, strict_minimum=True),
         stop_steps=Key("int", 3, "... for stop_steps steps in a row (0: always run to the cap)", minimum=0),
         t_nvt=Key("duration", 10.0, "NVT after each minimization, ps", minimum=0.0, strict_minimum=True),
         t_avg=Key("duration", 2.0, "stress averaged over the last t_avg ps of each NVT", minimum=0.001),
@@ -392,6 +393,9 @@ def _cross_checks(cfg):
     if ps["t_avg"] > ps["t_nvt"] + 1e-12:
         raise ConfigError(f"planestrain.t_avg ({ps['t_avg']:g} ps) must not exceed planestrain.t_nvt "
                           f"({ps['t_nvt']:g} ps)")
+    if ps["stop_frac"] > 1:
+        # sxx below more than its peak: a rising curve would count as fractured
+        raise ConfigError(f"planestrain.stop_frac must be at most 1, got {ps['stop_frac']:g}")
     tr = cfg["train"]
     if tr["calm_threshold"] > tr["hop_threshold"]:
         raise ConfigError(f"train.calm_threshold ({tr['calm_threshold']:g}) must not exceed train.hop_threshold "
@@ -403,6 +407,14 @@ def _cross_checks(cfg):
         raise ConfigError(f"nvt.calm_fraction must be at most 1, got {nvt['calm_fraction']:g}")
     if nvt["dump_every"] > nvt["time"]:
         raise ConfigError(f"nvt.dump_every ({nvt['dump_every']:g} ps) is longer than nvt.time ({nvt['time']:g} ps)")
+    if "train" in cfg["stages"] or nvt["sampler"] == "inrun":
+        from pysoft.phop import half_window_frames
+
+        try:
+            half_window_frames(tr["t_r"], DT_PS, [0, round(nvt["dump_every"] / DT_PS)])
+        except ValueError:
+            raise ConfigError(f"train.t_r ({tr['t_r']:g} ps) is too short for frames nvt.dump_every = "
+                              f"{nvt['dump_every']:g} ps apart: tR/2 must be at least one frame")
     if "train" in cfg["stages"] and nvt["time"] < 2 * tr["t_r"] - 1e-9:
         raise ConfigError(f"nvt.time ({nvt['time']:g} ps) is shorter than the 2 tR = {2 * tr['t_r']:g} ps that "
                           f"training needs (train.t_r = {tr['t_r']:g} ps)")

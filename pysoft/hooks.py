@@ -88,13 +88,15 @@ class PlaneStrainTally:
         (steps would be missing)
     replace : ``yes`` to overwrite an existing ``out`` when not restarting (default ``no``:
         an existing file stops the run with one ERROR line)
+    run_id : the identity of the run (:mod:`pysoft.runid`), written in the header of a new
+        series; with restart, a series of another run is refused (default ``none``: no check)
     """
 
     def __init__(self, lmp, out="series.jsonl", centre_type="1", axis="x", softness="pysoft_S",
                  model=None, features="pysoft_F", bonds="pysoft_B", nonaffine="pysoft_NA", D="pysoft_D",
                  S0="pysoft_S0", stress="pysoft_stress", volume="pysoft_vol", cluster_cutoff="3.7",
                  top_fraction="0.1", unwrapped=None, X0=None, restart="no", resume_step=None, replace="no",
-                 trusted_pickle=None):
+                 trusted_pickle=None, run_id="none"):
         from mpi4py import MPI
 
         self.comm = MPI.COMM_WORLD
@@ -112,6 +114,7 @@ class PlaneStrainTally:
         self.unwrapped_id, self.X0_name = none(unwrapped), none(X0)
         self.cluster_cutoff = float(cluster_cutoff)
         self.top_fraction = float(top_fraction)
+        self.run_id = none(run_id)
         self.model = None
         if none(model) and none(trusted_pickle):
             raise ModelRefused("give arg model (a model file) or arg trusted_pickle, not both")
@@ -170,6 +173,9 @@ class PlaneStrainTally:
         """Check the file against the request; returns (header, next step) to continue, or None
         for a new series."""
         out = self.out
+        folder = os.path.dirname(out)
+        if folder and not os.path.isdir(folder):
+            raise SeriesFileError(f"series file {out}: folder {folder} does not exist")
         if not restart:
             if resume_step is not None:
                 raise SeriesFileError(f"resume_step {resume_step} needs restart yes")
@@ -181,7 +187,7 @@ class PlaneStrainTally:
             return None
         if not os.path.exists(out):
             raise SeriesFileError(f"restart yes, but series file {out} does not exist")
-        with open(out) as fh:
+        with open(out, errors="replace") as fh:
             lines = fh.read().splitlines()
         rows, torn = [], 0
         for line in lines:
@@ -192,6 +198,9 @@ class PlaneStrainTally:
         if not rows or not series.is_header(rows[0]):
             raise SeriesFileError(f"{out} has no {series.FORMAT} header, cannot continue it")
         head, rows = rows[0], rows[1:]
+        if self.run_id is not None and head.get("run_id") != self.run_id:
+            raise SeriesFileError(f"{out} belongs to run {head.get('run_id')}, this run is {self.run_id}: "
+                                  f"cannot continue it")
         last = rows[-1]["step"] if rows else -1
         if resume_step is None:
             resume_step = last + 1
@@ -229,7 +238,7 @@ class PlaneStrainTally:
         if self.rank == 0:
             if first and self.step == 0:
                 self._write(series.header(self.length0, "xyz"[self.axis], self.centre_type, self.top_fraction,
-                                          self.cluster_cutoff, self.bins, comm.Get_size()))
+                                          self.cluster_cutoff, self.bins, comm.Get_size(), self.run_id))
             self._write(row)
         self.step += 1
 

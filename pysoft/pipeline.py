@@ -453,17 +453,21 @@ class Pipeline:
         with the restart pair that in.tension.planestrain writes at the end of every step."""
         if not task.kind.resumable or not os.path.isdir(d) or not _is_task_folder(d):
             return None
+        from pysoft.runid import RunIdentityError, read_pair, ss_run_id
+
         try:
             with open(os.path.join(d, "started.json")) as fh:
                 if json.load(fh) != attempt:
                     return None
-            with open(os.path.join(d, "planestrain.restart.vars")) as fh:
-                m = re.search(r"^variable k_first equal (\d+)", fh.read(), re.M)
-        except (OSError, ValueError):
+            # the pair checked by its hashes (a pair left half-renamed is completed here), and of
+            # the run whose stress-strain file is in the folder: else the attempt starts afresh
+            restart = os.path.join(d, "planestrain.restart")
+            identity, values = read_pair(restart)
+            if ss_run_id(os.path.join(d, "planestrain.txt")) != identity.get("run_id"):
+                return None
+            return int(values["k_first"])
+        except (OSError, ValueError, KeyError, RunIdentityError):
             return None
-        if m is None or not os.path.isfile(os.path.join(d, "planestrain.restart")):
-            return None
-        return int(m.group(1))
 
     def _beat(self, task, tag, start):
         elapsed = time.perf_counter() - start

@@ -54,7 +54,18 @@ class SamplerError(RuntimeError):
 
 def state_columns(h):
     """Columns of the per-atom state for half window h (the size of the fix property/atom array)."""
-    return 14 * h + 18
+    return 14 * h + 20
+
+
+def _number(name, value, low, strict=True):
+    """A numeric arg, checked alike on every rank (one line, never a traceback on one rank)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        v = float("nan")
+    if not (v > low if strict else v >= low) or v == float("inf"):
+        raise SamplerError(f"{name} {value}: a number {'>' if strict else '>='} {low:g} is needed")
+    return v
 
 
 def _flag(value):
@@ -74,7 +85,7 @@ class Sampler:
     spec : structure-function spec, shipped name or file (``default``)
     hop_threshold, calm_threshold : Å^2 (0.2, 0.05)
     calm_fraction : calm pairs kept, :func:`pysoft.phop.keep_calm` (1/256 = 0.00390625)
-    state : name of the ``fix property/atom d2_NAME`` array, 14h + 18 columns (``pysoft_sampler``)
+    state : name of the ``fix property/atom d2_NAME`` array, 14h + 20 columns (``pysoft_sampler``)
     replace : ``yes`` to overwrite an existing ``out`` (default ``no``)
     restart : ``yes`` after ``read_restart``: continue ``out`` from the restart's step (its later
         frames are cut off); the per-atom state comes back with the fix property/atom
@@ -96,12 +107,16 @@ class Sampler:
         if len(self.types) != lmp.extract_global("ntypes"):
             raise SamplerError(f"arg types names {len(self.types)} species for {lmp.extract_global('ntypes')} atom types")
         self.centre = centre or self.types[0]
-        self.every = int(every)
+        self.every = int(_number("every", every, 0))
         self.dt = float(lmp.extract_global("dt"))
-        self.t_r = float(tR)
-        self.h = h = half_window_frames(self.t_r, self.dt, [0, self.every])
-        self.hop_threshold, self.calm_threshold = float(hop_threshold), float(calm_threshold)
-        self.calm_fraction = float(calm_fraction)
+        self.t_r = _number("tR", tR, 0.0)
+        try:
+            self.h = h = half_window_frames(self.t_r, self.dt, [0, self.every])
+        except ValueError as e:
+            raise SamplerError(str(e))
+        self.hop_threshold = _number("hop_threshold", hop_threshold, 0.0)
+        self.calm_threshold = _number("calm_threshold", calm_threshold, 0.0)
+        self.calm_fraction = _number("calm_fraction", calm_fraction, 0.0)
         if not 0 < self.calm_threshold <= self.hop_threshold:
             raise SamplerError("need 0 < calm_threshold <= hop_threshold")
         if not 0 < self.calm_fraction <= 1:
@@ -142,6 +157,9 @@ class Sampler:
         base = 3 * W + 4 * L
         self._x0 = base
         self.IN_RUN, self.BEST, self.BEST_T, self.LAST_LOUD = base + 3, base + 4, base + 5, base + 6
+        # the run's identity and the timestep of the last frame in the state, on every atom, so
+        # that a restart file says which dataset and which frame it continues (pysoft.runid)
+        self.RUN, self.LAST_TS = base + 7, base + 8
         _LIVE[os.path.abspath(out)] = self
 
     # -- per-atom state in LAMMPS ----------------------------------------------------------------
@@ -203,7 +221,7 @@ class Sampler:
 
         ts = int(lmp.extract_global("ntimestep"))
         if self.restart and self.k == 0:
-            self._resume(lmp, ts)
+            self._resume(lmp)
         if self.last_timestep is not None and ts == self.last_timestep:
             return              # a run that starts where the last one ended: this frame is in
         t0 = time.perf_counter()
@@ -221,6 +239,7 @@ class Sampler:
             X0[:] = u
             S[:, self.BEST_T] = -1
             S[:, self.LAST_LOUD] = -h - 1
+            S[:, self.RUN] = self.run_id
         if k == 0:
             self.cell = cell
         elif not np.array_equal(cell, self.cell):
@@ -243,6 +262,7 @@ class Sampler:
             self._calm(S, ci, v, k, ids, requests)
         rows = self._evaluate(requests, direct, ids, types, U, cell)
         self._write(ds.FRAME, ts, k, rows, hist, MPI)
+        S[:, self.LAST_TS] = ts
         self.last_timestep = ts
         self.k += 1
         self.seconds += time.perf_counter() - t0
@@ -367,6 +387,8 @@ class Sampler:
         if not all(periodic):
             raise SamplerError("the sampler needs a periodic box (boundary p p p)")
         self.first_timestep = ts
+        # 52 random bits: exact in the float64 columns of the per-atom state
+        self.run_id = self.comm.bcast(int.from_bytes(os.urandom(7), "little") >> 4 if self.rank == 0 else None)
         self.hist = np.zeros(len(PHOP_BINS) - 1, np.int64)
         all_ids = np.concatenate(self.comm.gather(ids[centre], root=0) or [np.zeros(0, np.int64)])
         problem = None
@@ -375,7 +397,8 @@ class Sampler:
                       "t_r": self.t_r, "dt": self.dt, "every": self.every, "half_window": self.h,
                       "hop_threshold": self.hop_threshold, "calm_threshold": self.calm_threshold,
                       "calm_fraction": self.calm_fraction, "first_timestep": ts, "phop_bins": len(PHOP_BINS) - 1,
-                      "natoms": int(lmp.get_natoms()), "ranks": self.comm.Get_size(), "pysoft": __version__}
+                      "natoms": int(lmp.get_natoms()), "ranks": self.comm.Get_size(), "pysoft": __version__,
+                      "run_id": self.run_id}
             try:
                 self.writer = ds.SampleWriter(self.out, header, all_ids, replace=self.replace)
                 self.bytes_written = os.path.getsize(self.out)
@@ -385,8 +408,11 @@ class Sampler:
         if problem:
             raise SamplerError(problem)
 
-    def _resume(self, lmp, ts):
-        """Continue the dataset after read_restart: counters from the file, state from LAMMPS."""
+    def _resume(self, lmp):
+        """Continue the dataset after read_restart: counters from the file, state from LAMMPS.
+
+        The restart's state names its run and the timestep of its last frame: the dataset must
+        be that run's, and is cut back to that frame (a restart may fall between frames)."""
         from mpi4py import MPI
 
         from pysoft.train import PHOP_BINS
@@ -394,20 +420,34 @@ class Sampler:
         n = lmp.extract_global("nlocal")
         S = self._views(lmp, n)[0]
         blank = self.comm.allreduce(int(n > 0 and not S.any()), op=MPI.MAX)
+        run = S[:, self.RUN] if n else np.zeros(0)
+        lo = self.comm.allreduce(float(run.min()) if n else np.inf, op=MPI.MIN)
+        hi = self.comm.allreduce(float(run.max()) if n else -np.inf, op=MPI.MAX)
+        last_ts = self.comm.allreduce(float(S[:, self.LAST_TS].max()) if n else -np.inf, op=MPI.MAX)
         decision = None
         if self.rank == 0:
             try:
                 if blank:
                     raise ds.SamplesError(f"restart yes, but fix property/atom {self.state} holds no state: define it, "
                                           f"with the same ID, before the first run after read_restart")
-                header, k, last, hist = ds.resume(self.out, ts)
-                mine = {"half_window": self.h, "every": self.every, "hop_threshold": self.hop_threshold,
-                        "calm_threshold": self.calm_threshold, "calm_fraction": self.calm_fraction,
-                        "types": self.types, "spec": self.spec}
+                if lo != hi or lo <= 0:
+                    raise ds.SamplesError(f"restart yes, but the state in fix property/atom {self.state} is not one "
+                                          f"sampler run's (written by an older pysoft?): start a new dataset")
+                header = ds.read_header(self.out)[0]
+                if header.get("run_id") != int(lo):
+                    raise ds.SamplesError(f"{self.out} belongs to sampler run {header.get('run_id')}, the restart file "
+                                          f"to run {int(lo)}: continue a dataset from its own run's restart file")
+                mine = {"half_window": self.h, "every": self.every, "t_r": self.t_r, "dt": self.dt,
+                        "hop_threshold": self.hop_threshold, "calm_threshold": self.calm_threshold,
+                        "calm_fraction": self.calm_fraction, "types": self.types, "spec": self.spec}
                 for key, value in mine.items():
                     if header[key] != value:
                         raise ds.SamplesError(f"{self.out} was sampled with {key} {header[key]}, "
                                               f"this run asks for {value}: cannot continue it")
+                header, k, last, hist = ds.resume(self.out, int(last_ts))
+                if last != int(last_ts):
+                    raise ds.SamplesError(f"{self.out} has no frame at timestep {int(last_ts)}, the restart file's "
+                                          f"last frame: cannot continue it")
                 decision = ("ok", (header["first_timestep"], k, last, hist))
             except (ds.SamplesError, OSError) as e:
                 decision = ("error", str(e))
@@ -415,6 +455,7 @@ class Sampler:
         if kind == "error":
             raise SamplerError(value)
         self.first_timestep, self.k, self.last_timestep, hist = value
+        self.run_id = int(lo)
         self.hist = np.asarray(hist, np.int64) if len(hist) else np.zeros(len(PHOP_BINS) - 1, np.int64)
         if self.rank == 0:
             self.writer = ds.SampleWriter(self.out, None, None)
@@ -462,6 +503,33 @@ class Sampler:
         if self.rank == 0:
             print(f"pysoft.sampler: {self.k} frames, {slowest:.2f} s in the sampler "
                   f"({1e3 * slowest / self.k:.1f} ms a frame), {self.bytes_written} bytes in {self.out}", flush=True)
+
+
+def check(lmp, out="samples.pysoft", replace="no", restart="no", **kwargs):
+    """The ``at now`` hook of pysoft_sampler.mod: every argument and the dataset file checked
+    before the per-atom state is sized from them, and before the MD; one line on every rank,
+    naming the -var options of the shipped inputs."""
+    from mpi4py import MPI
+
+    Sampler(lmp, out=out, replace=replace, restart=restart, **kwargs)
+    comm = MPI.COMM_WORLD
+    problem = None
+    if comm.Get_rank() == 0:
+        folder = os.path.dirname(out)
+        if str(replace) not in ("yes", "no"):
+            problem = f"-var replace {replace}: must be yes or no"
+        elif str(restart) not in ("yes", "no"):
+            problem = f"-var sampler_restart {restart}: must be yes or no"
+        elif folder and not os.path.isdir(folder):
+            problem = f"-var samples {out}: folder {folder} does not exist"
+        elif restart == "no" and replace == "no" and os.path.exists(out):
+            problem = (f"{out} exists: add -var replace yes to overwrite it (or, after read_restart, "
+                       f"-var sampler_restart yes to continue it)")
+        elif restart == "yes" and not os.path.isfile(out):
+            problem = f"-var sampler_restart yes, but {out} does not exist: nothing to continue"
+    problem = comm.bcast(problem, root=0)
+    if problem:
+        raise SamplerError(problem)
 
 
 def end_of_run(lmp, out="samples.pysoft"):

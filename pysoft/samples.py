@@ -28,13 +28,15 @@ Rows of FRAME and TAIL blocks, as columns: kind (int8), atom id (int64), frame (
   an event, otherwise it is void.
 
 Crash safety: a block is one ``write`` on an ``O_APPEND`` descriptor followed by ``fsync``; a
-reader stops at the first block that is short or fails its CRC (a killed run's torn tail), so
-every complete frame before it counts.
+reader stops at a last block that is short or fails its CRC (a killed run's torn tail), so
+every complete frame before it counts.  A damaged block with more blocks after it is no killed
+run's: the file is refused.
 """
 
 import json
 import os
 import struct
+import sys
 import zlib
 from dataclasses import dataclass
 
@@ -169,7 +171,7 @@ def _contents(path):
 def read_dataset(path, nbins=None):
     """Read a dataset file: every complete block up to the first damaged one."""
     header, offset, data, ncols = _contents(path)
-    pos, ids, torn = 0, None, False
+    pos, ids, torn, nblock = 0, None, False, 0
     frames, tail, last_frame, hist = [], None, -1, None
     while pos < len(data):
         if pos + BLOCK.size > len(data):
@@ -178,9 +180,13 @@ def read_dataset(path, nbins=None):
         magic, kind, timestep, frame, nrows, nbytes, crc = BLOCK.unpack_from(data, pos)
         payload = data[pos + BLOCK.size:pos + BLOCK.size + nbytes]
         if magic != BLOCK_MAGIC or len(payload) != nbytes or zlib.crc32(payload) != crc:
+            if _blocks_after(data, pos):
+                raise SamplesError(f"{path}: block {nblock} (after frame {last_frame}) is damaged and complete "
+                                   f"blocks follow it: the file is corrupt (not a killed run's torn end)")
             torn = True
             break
         pos += BLOCK.size + nbytes
+        nblock += 1
         if kind == IDS:
             ids = np.frombuffer(payload, "<i8").astype(np.int64)
             continue
@@ -198,6 +204,18 @@ def read_dataset(path, nbins=None):
     if hist is None:
         hist = np.zeros(nbins or 0, np.int64)
     return Dataset(path, header, ids, rows, last_frame + 1, hist, torn)
+
+
+def _blocks_after(data, pos):
+    """Whether a complete, valid block starts anywhere after the damaged one at `pos`."""
+    start = data.find(BLOCK_MAGIC, pos + 1)
+    while start >= 0 and start + BLOCK.size <= len(data):
+        nbytes, crc = BLOCK.unpack_from(data, start)[5:7]
+        payload = data[start + BLOCK.size:start + BLOCK.size + nbytes]
+        if len(payload) == nbytes and zlib.crc32(payload) == crc:
+            return True
+        start = data.find(BLOCK_MAGIC, start + 1)
+    return False
 
 
 def resume(path, timestep):
@@ -334,8 +352,10 @@ class SampleFiles:
             if ds.nframes < 4 * ds.header["half_window"] + 1:
                 raise TrainError(f"{p}: {ds.nframes} frames sampled, labels need at least "
                                  f"{4 * ds.header['half_window'] + 1} (2 tR)")
-            if ds.torn and settings.progress:
-                print(f"{p}: a damaged last block (a killed run) was skipped; {ds.nframes} frames used", flush=True)
+            if ds.torn:
+                # said even with --quiet: the dataset is shorter than its run
+                print(f"pysoft train: {p}: a torn last block (a killed run) was skipped; {ds.nframes} frames used",
+                      file=sys.stderr, flush=True)
             try:
                 ev, hop_x, calm_x = labelled_pairs(ds)
             except SamplesError as e:

@@ -40,9 +40,10 @@ CN_CLASSES = (4, 5, 6)                            # Al4, Al5, Al6 by initial CN 
 UNITS = {"length": "Å", "stress": "GPa, positive in tension", "softness": "dimensionless", "D": "Å"}
 
 
-def header(length0, axis, centre_type, top_fraction, cluster_cutoff, bins, ranks):
-    """The first line of a series; `bins` holds the edges fixed at the first step."""
-    return {"format": FORMAT, "version": VERSION, "units": dict(UNITS),
+def header(length0, axis, centre_type, top_fraction, cluster_cutoff, bins, ranks, run_id=None):
+    """The first line of a series; `bins` holds the edges fixed at the first step; `run_id` the
+    identity of the run (:mod:`pysoft.runid`)."""
+    return {"format": FORMAT, "version": VERSION, "run_id": run_id, "units": dict(UNITS),
             "length0_A": length0, "axis": axis, "centre_type": centre_type,
             "top_fraction": top_fraction, "cluster_cutoff_A": cluster_cutoff,
             "bins": {"softness": np.asarray(bins["softness"]).tolist(), "D_A": np.asarray(bins["D_A"]).tolist(),
@@ -66,7 +67,7 @@ def read(path):
     """(header, rows) of a series file; header None when it has no series header; None when the
     file cannot be read.  A line that is not JSON (the torn last line of a killed run) is skipped."""
     try:
-        fh = open(path)
+        fh = open(path, errors="replace")     # random bytes: not JSON lines, never a traceback
     except OSError:
         return None
     head, rows = None, []

@@ -377,12 +377,14 @@ class PlaneStrain(Stage):
         if analysis:
             variables.update(model=pipe._model_path(), series="series.jsonl", analysis="pysoft_analysis.mod")
         log = "log.lammps"
+        ended = resume and planestrain_outcome(os.path.join(d, "planestrain.txt")) is not None
         if resume:
             # each continuation keeps its own log; the stress-strain file and the series go on
             n = 1 + sum(1 for f in os.listdir(d) if re.fullmatch(r"log\.continued\d+\.lammps", f))
             log = f"log.continued{n}.lammps"
             variables["restart"] = "planestrain.restart"
-        pipe._lammps(task, d, self.script, variables, beat, log=log)
+        if not ended:       # else the loop had ended and only the exit was lost: its files are checked below
+            pipe._lammps(task, d, self.script, variables, beat, log=log)
         rows = _table(os.path.join(d, "planestrain.txt"), 7, task.label)
         outcome = planestrain_outcome(os.path.join(d, "planestrain.txt"))
         if outcome is None:

@@ -69,6 +69,36 @@ class DumpSource:
         return features_of_draw(samples, draw, types, spec_file, spec, settings)
 
 
+def check_distinct(paths):
+    """Each input once: the same trajectory or dataset twice would count as two samples (and
+    leave-one-sample-out would test on its own training data)."""
+    seen = {}
+    for p in paths:
+        try:
+            st = os.stat(p)
+        except OSError:
+            continue                      # the source says that the file is missing
+        key = (st.st_dev, st.st_ino)
+        if key in seen:
+            raise TrainError(f"{p} is given twice (also as {seen[key]}): each sample once")
+        seen[key] = p
+        run = _dataset_run(p)
+        if run is not None:
+            if run in seen:
+                raise TrainError(f"{p} and {seen[run]} are the same sampler run ({run[1]}): each sample once")
+            seen[run] = p
+
+
+def _dataset_run(path):
+    from pysoft.samples import SamplesError, read_header
+
+    try:
+        header, _ = read_header(path)
+    except SamplesError:
+        return None
+    return ("run", header["run_id"]) if header.get("run_id") is not None else None
+
+
 def train(paths, settings, out, source=None):
     """Train a model from dumps `paths`; write `out` (JSON); return the dict.
 
@@ -91,6 +121,7 @@ def train(paths, settings, out, source=None):
         if t != "NULL" and t not in spec["species"]:
             raise TrainError(f"--types names {t}, which is not a species of the spec ({', '.join(spec['species'])})")
     check_output(out, paths)
+    check_distinct(paths)
     centre_types = [i + 1 for i, t in enumerate(types) if t == centre]
     source = source or DumpSource()
     source.check(paths, types)

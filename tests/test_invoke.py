@@ -102,6 +102,17 @@ def test_at_run0_only_zero_step_runs(hookdir):
     assert [r[1] for r in rows(hookdir / "tally.txt")] == ["1", "2"]
 
 
+@pytest.mark.parametrize("nprocs", [1, pytest.param(2, marks=pytest.mark.mpi)])
+def test_at_now_calls_once_when_defined(hookdir, nprocs):
+    # the checks of the shipped inputs run between commands, before any run
+    script = SYSTEM + ("fix h all pysoft/invoke 1 myhooks:count at now arg tag now\nunfix h\n"
+                       "run 10\nfix h all pysoft/invoke 1 myhooks:count at now arg tag again\nrun 10\n")
+    proc = run_lmp(hookdir, script, nprocs=nprocs)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    lines = (hookdir / "count.txt").read_text().splitlines()
+    assert [line.split()[0::2] for line in lines] == [["0", "now"], ["10", "again"]]
+
+
 def test_every_second_run(hookdir):
     script = SYSTEM + "fix t all pysoft/invoke 2 myhooks:Tally at run\nrun 10\nrun 10\nrun 10\nrun 10\n"
     proc = run_lmp(hookdir, script)
@@ -148,7 +159,7 @@ def test_exception_on_one_rank_is_an_error_with_traceback(hookdir):
     ("fix h all pysoft/invoke -3 myhooks:count", "N must be a positive integer, got -3"),
     ("fix h all pysoft/invoke 2.5 myhooks:count", "Expected integer parameter instead of '2.5'"),
     ("fix h all pysoft/invoke 5 myhooks", "must be module:function or module:Class, got myhooks"),
-    ("fix h all pysoft/invoke 5 myhooks:count at end", "'at' takes step, run or run0, got end"),
+    ("fix h all pysoft/invoke 5 myhooks:count at end", "'at' takes step, run, run0 or now, got end"),
     ("fix h all pysoft/invoke 5 myhooks:count every 3", "Unknown fix pysoft/invoke keyword: every"),
     ("fix h all pysoft/invoke 5 myhooks:count arg tag", "Illegal fix pysoft/invoke arg command: missing argument"),
     ("fix h all pysoft/invoke 5", "Illegal fix pysoft/invoke command: missing argument"),

@@ -286,3 +286,119 @@ def test_existing_dataset_is_not_overwritten(tmp_path):
     ds.SampleWriter(path, HEADER, [1])
     with pytest.raises(ds.SamplesError, match="exists; add 'arg replace yes'"):
         ds.SampleWriter(path, HEADER, [1])
+
+
+def test_damaged_middle_block_is_refused_not_called_a_killed_run(tmp_path):
+    """A flipped byte in block 2 of 4: no killed run leaves that; the file is refused, where a torn
+    end (above) is skipped."""
+    from pysoft import samples as ds
+
+    path = str(tmp_path / "d.samples")
+    w = ds.SampleWriter(path, HEADER, [3, 9])
+    sizes = [w.append(ds.FRAME, 10 * (k + 1), k, rows(ds.CALM, [3, 9], [k, k]), np.full(4, k)) for k in range(4)]
+    data = bytearray(open(path, "rb").read())
+    data[len(data) - sizes[3] - sizes[2] // 2] ^= 0xFF
+    open(path, "wb").write(bytes(data))
+    with pytest.raises(ds.SamplesError, match="damaged and complete blocks follow it"):
+        ds.read_dataset(path)
+
+
+def test_same_dataset_twice_is_refused(sampled, tmp_path):
+    d, _, samples = sampled
+    copy = tmp_path / "copy.samples"
+    copy.write_bytes(samples.read_bytes())
+    proc = pysoft("train", "--samples", samples, copy, "--types", "Al", "O", "--spec", d / "spec.json", "--tr", TR,
+                  "--dt", DT, "--hop-threshold", HOP, "--calm-threshold", CALM, "--calm-fraction", FRACTION,
+                  "-o", tmp_path / "x.json", cwd=tmp_path)
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "are the same sampler run" in lines[0], proc.stderr
+
+
+# -- issue 18: restarts between frames, another run's restart, one-line argument errors ------------
+
+CONTINUED = """
+units lj
+atom_style atomic
+read_restart {restart}
+variable dt equal {dt}
+variable n_dump equal {every}
+fix md all nvt temp 0.9 0.9 0.5
+include {mod}
+run {steps} upto
+"""
+MOD = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "inputs", "pysoft_sampler.mod")
+
+
+def sampler_args(workdir, *extra):
+    """-var arguments of pysoft_sampler.mod; `extra` as "-var", NAME, VALUE, ... overrides (LAMMPS
+    keeps the first -var of a name)."""
+    values = {"samples": "run.samples", "tR": TR, "calm_fraction": FRACTION, "spec": workdir / "spec.json",
+              "hop_threshold": HOP, "calm_threshold": CALM}
+    values.update(zip(extra[1::3], extra[2::3]))
+    return [str(x) for name, value in values.items() for x in ("-var", name, value)]
+
+
+def test_restart_between_frames_continues_right(tmp_path):
+    """A restart at step 175 (frames every 10): the dataset continued from it equals the one the
+    same process wrote without stopping (it went on to 350 after writing the restart file)."""
+    import shutil
+
+    from pysoft.samples import SampleFiles
+
+    _, samples = run_sampled(tmp_path, 1, steps="175\nwrite_restart a.restart\nrun 175")
+    whole = shutil.copy(samples, tmp_path / "whole.samples")
+    proc = run_lmp(tmp_path, CONTINUED.format(restart="a.restart", dt=DT, every=EVERY, mod=MOD, steps=350),
+                   args=sampler_args(tmp_path, "-var", "sampler_restart", "yes"), timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "continuing run.samples after frame 17 (timestep 170)" in proc.stdout
+    s = settings(tmp_path)
+    a = SampleFiles().samples([str(whole)], s, [1])[0]
+    b = SampleFiles().samples([str(samples)], s, [1])[0]
+    assert a.nframes == b.nframes == 36
+    for field in ("rearranging_frame", "rearranging_atom", "calm_frame", "calm_atom"):
+        np.testing.assert_array_equal(getattr(b.events, field), getattr(a.events, field), err_msg=field)
+
+
+def test_dataset_of_another_run_is_refused(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    run_sampled(a, 1, steps="100\nwrite_restart a.restart", seed=5107)
+    run_sampled(b, 1, steps=100, seed=5108)
+    before = (b / "run.samples").read_bytes()
+    (b / "a.restart").write_bytes((a / "a.restart").read_bytes())
+    proc = run_lmp(b, CONTINUED.format(restart="a.restart", dt=DT, every=EVERY, mod=MOD, steps=200),
+                   args=sampler_args(b, "-var", "sampler_restart", "yes"), timeout=300)
+    errors = [x for x in proc.stdout.splitlines() if x.startswith("ERROR")]
+    assert proc.returncode != 0 and len(errors) == 1, proc.stdout[-3000:]
+    assert "run.samples belongs to sampler run" in errors[0] and "the restart file to run" in errors[0]
+    assert (b / "run.samples").read_bytes() == before
+
+
+@pytest.mark.parametrize("nprocs,extra,expect", [
+    (1, ["-var", "tR", "0"], "tR 0: a number > 0 is needed"),
+    (1, ["-var", "tR", "-10"], "tR -10: a number > 0 is needed"),
+    (1, ["-var", "tR", "0.01"], "tR/2 must be at least one frame"),
+    pytest.param(2, ["-var", "hop_threshold", "abc"], "hop_threshold abc: a number > 0 is needed",
+                 marks=pytest.mark.mpi),
+    (1, ["-var", "replace", "perhaps"], "-var replace perhaps: must be yes or no"),
+])
+def test_bad_sampler_argument_is_one_line(tmp_path, nprocs, extra, expect):
+    (tmp_path / "spec.json").write_text(json.dumps(SPEC))
+    script = SCRIPT.format(seed=5107, dt=DT, every=EVERY, mod=MOD, steps=20, box=6.5, natoms=261)
+    proc = run_lmp(tmp_path, script, nprocs=nprocs, args=sampler_args(tmp_path, *extra), timeout=300)
+    errors = [x for x in proc.stdout.splitlines() if x.startswith("ERROR")]
+    assert proc.returncode != 0 and len(errors) == 1 and expect in errors[0], proc.stdout[-3000:]
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_existing_dataset_names_the_shipped_option(tmp_path):
+    run_sampled(tmp_path, 1, steps=20)
+    before = (tmp_path / "run.samples").read_bytes()
+    script = SCRIPT.format(seed=5107, dt=DT, every=EVERY, mod=MOD, steps=20, box=6.5, natoms=261)
+    proc = run_lmp(tmp_path, script, args=sampler_args(tmp_path), timeout=300)
+    errors = [x for x in proc.stdout.splitlines() if x.startswith("ERROR")]
+    assert len(errors) == 1 and "run.samples exists: add -var replace yes" in errors[0], proc.stdout[-3000:]
+    assert "arg replace" not in errors[0]
+    assert (tmp_path / "run.samples").read_bytes() == before

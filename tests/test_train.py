@@ -263,3 +263,15 @@ def test_unwritable_output_folder_is_refused_before_any_work(tmp_path, trajector
     proc = pysoft(*train_args([tr[0][0]], "/proc/pysoft-model.json"), cwd=tmp_path)
     assert_one_line(proc, "cannot write in the output directory /proc")
     assert "phop" not in proc.stdout
+
+
+@pytest.mark.parametrize("how", ["same path", "link"])
+def test_same_trajectory_twice_is_refused(tmp_path, trajectories, how):
+    # two copies of one sample would let leave-one-sample-out test on its training data
+    _, tr = trajectories
+    second = tr[0][0]
+    if how == "link":
+        second = tmp_path / "again.dump"
+        os.link(tr[0][0], second)
+    assert_fails(pysoft(*train_args([tr[0][0], second], tmp_path / "m.json"), cwd=tmp_path), tmp_path / "m.json",
+                 "is given twice")
