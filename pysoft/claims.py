@@ -3,7 +3,7 @@
 Every claim is a pure function of a run's data (:class:`pysoft.runfolder.RunData`) that returns a
 :class:`Claim`: the paper's words it tests, its verdict, the numbers behind the verdict and the
 chance or baseline pass rate of the same test.  ``pysoft report`` (HTML) and ``pysoft report
---gallery`` render these and nothing else; doc/method.md section 9 states the rules.
+--gallery`` render these and nothing else; doc/method.md section 7 states the rules.
 
 A claim is "seen" only by a test as strict as the paper's words:
 
@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from pysoft import series
-from pysoft.crack import boundary_softness, crack_boundary, openings, periodic_distance, rank_of
+from pysoft.crack import prediction_score
 
 SEEN, NOT_SEEN, UNTESTABLE, REPORTED = "seen", "NOT seen", "not testable", "reported"
 
@@ -38,7 +38,6 @@ P_DC_STRAIN = 0.5              # the paper counts the DC of Al5 at this strain (
 MIN_BIN_AL5 = 10               # an S0 bin enters the fit of log P with at least this many Al5
 PLATEAU_FRACTION = 0.9         # the yield regime: sigma >= this fraction of the peak ...
 PEAK_TOLERANCE = 0.025         # strain: "agrees well" (Fig. 4B) read as within 2.5 of the paper's 1 % steps
-CRACK_HIT = 1                  # a predicted crack boundary within this many boundaries is a hit
 Z95 = 1.959963984540054
 
 
@@ -174,45 +173,7 @@ def random_peak_rate(strains, target, tol):
     return float(np.mean(np.abs(e - target) <= tol + 1e-9))
 
 
-# -- the crack plane --------------------------------------------------------------------------
-
-
-def fold(profile, period):
-    """A periodic slab profile averaged over its replicas (len(profile) / period of them)."""
-    v = np.array([np.nan if x is None else x for x in profile], float)
-    return np.nanmean(v.reshape(-1, period), axis=0)
-
-
-def crack_rank(final_u, score, period=None, width=1):
-    """How a per-slab score of the glass points at the crack plane of the last step.
-
-    The crack is the boundary with the largest opening (pysoft.crack).  score is a per-slab
-    quantity where a higher value means "cracks here"; boundary scores are the mean of the
-    `width` slabs on each side.  With `period` (slabs per replica of the glass), the score is
-    folded over the replicas and the crack boundary taken modulo the period, since a profile of
-    the unstrained replicated glass cannot tell the replicas apart.
-
-    Returns a dict: crack boundary (unfolded and folded), number of boundaries ranked, predicted
-    boundary, rank (0 = the top-scored boundary is the crack) and rank fraction (chance 0.5),
-    hit (prediction within CRACK_HIT boundaries) and its chance rate.
-    """
-    nb = len(final_u)
-    b, gap = crack_boundary(final_u)
-    if b is None:
-        return None
-    s = np.array([np.nan if x is None else x for x in score], float)
-    if period and period < nb and nb % period == 0:
-        s = fold(s, period)
-        m, bc = period, b % period
-    else:
-        m, bc = nb, b
-    bs = boundary_softness(s, width)
-    pred = int(np.nanargmax(bs))
-    r = rank_of(bc, bs)
-    hit = periodic_distance(pred, bc, m) <= CRACK_HIT
-    return {"boundary": b, "position": (b + 1) / nb, "opening": gap, "affine_opening": 1.0 / nb,
-            "boundaries": m, "folded_boundary": bc, "predicted": pred, "rank": r, "rank_fraction": r / (m - 1),
-            "hit": bool(hit), "chance_hit": min(2 * CRACK_HIT + 1, m) / m}
+# -- the crack plane (pysoft.crack) --------------------------------------------------------------------------
 
 
 # Per-slab quantities of the unstrained glass whose ranking of the crack is compared with S0's,
@@ -304,7 +265,8 @@ def claim_accuracy(data):
     seen = acc >= ACCURACY_FLOOR and acc - 0.5 > 2 * se
     detail = (f"held-out test accuracy {acc:.3f} on {n} events (needs >= {ACCURACY_FLOOR} and 2 standard errors "
               f"above 0.5); grouped CV {m.get('cv_accuracy', float('nan')):.3f}")
-    return Claim(name, paper, SEEN if seen else NOT_SEEN, detail, f"chance 0.5 (balanced classes), standard error {se:.3f}",
+    return Claim(name, paper, SEEN if seen else NOT_SEEN, detail,
+                 f"chance 0.5 (balanced classes), standard error {se:.3f}",
                  {"test": acc, "n_test": n})
 
 
@@ -455,7 +417,8 @@ def claim_p_dc(data):
         bins = ", ".join(f"{x:+.2f}: {y:.2f} [{c[0]:.2f}, {c[1]:.2f}] (n={n})"
                          for x, y, c, n in zip(fit["s0"], fit["p"], fit["ci"], fit["n"]))
         parts.append(f"{p:g} GPa at ε = {r['strain']:.3f}: slope of ln P {fit['slope']:+.3f} per unit S0, 95 % "
-                     f"[{fit['slope_ci'][0]:+.3f}, {fit['slope_ci'][1]:+.3f}]{'' if fit['falls'] else ' - not falling'}; "
+                     f"[{fit['slope_ci'][0]:+.3f}, {fit['slope_ci'][1]:+.3f}]"
+                     f"{'' if fit['falls'] else ' - not falling'}; "
                      f"P by S0 bin {bins}")
     status = (SEEN if ok else NOT_SEEN) if tested else UNTESTABLE
     detail = f"at {which}; " + "; ".join(parts)
@@ -481,14 +444,15 @@ def crack_scores(data, p):
     period = nb // nx if nx > 1 and nb % nx == 0 else None
     final = rows[-1]["profile"]["u_mean"]
     first = rows[0]["profile"]
-    out = {"period": period, "replicas": nx, "S0": crack_rank(final, first["S_mean"], period), "baselines": {}}
+    out = {"period": period, "replicas": nx, "S0": prediction_score(final, first["S_mean"], period=period),
+           "baselines": {}}
     for label, key, sign in BASELINES:
         if key in first:
             v = [None if x is None else sign * x for x in first[key]]
-            out["baselines"][label] = crack_rank(final, v, period)
+            out["baselines"][label] = prediction_score(final, v, period=period)
     on = onset_row(data, p)
     if on is not None and on.get("profile") and "S_mean" in on["profile"]:
-        out["before"] = crack_rank(final, on["profile"]["S_mean"])
+        out["before"] = prediction_score(final, on["profile"]["S_mean"])
         out["before"]["step"], out["before"]["strain"] = on["step"], on["strain"]
         peak = float(data.strain[p][:, 2].max())
         out["before"]["stress_fraction"] = on["stress_GPa"]["xx"] / peak if peak > 0 else float("nan")
@@ -509,12 +473,12 @@ def claim_crack(data):
             parts.append(f"{p:g} GPa: no crack boundary")
             continue
         tested += 1
-        ok &= a["hit"]
-        chance *= a["chance_hit"]
+        ok &= a["hit_within_1"]
+        chance *= a["chance_hit_within_1"]
         fold_txt = f"folded over {sc['replicas']} replicas" if sc["period"] else "unfolded"
         text = (f"{p:g} GPa: crack at x = {a['position']:.2f} of the box (opening {a['opening']:.3f} vs "
                 f"{a['affine_opening']:.3f} affine); S0 ({fold_txt}) ranks it {a['rank'] + 1} of {a['boundaries']}, "
-                f"{'hit' if a['hit'] else 'miss'}")
+                f"{'hit' if a['hit_within_1'] else 'miss'}")
         base = sc["baselines"]
         if base:
             text += "; " + ", ".join(f"{k} ranks it {b['rank'] + 1}" for k, b in base.items())
@@ -567,7 +531,8 @@ def claim_stress_by_cn(data):
         d56, c56 = _diff_ci(m["5"], m["6"])
         rises = c45[0] > 0 and c56[0] > 0
         ok &= rises
-        parts.append(f"{p:g} GPa: " + ", ".join(f"Al{cn} {v[0]:+.2f} ± {v[1]:.2f} GPa (n={v[2]})" for cn, v in m.items())
+        parts.append(f"{p:g} GPa: "
+                     + ", ".join(f"Al{cn} {v[0]:+.2f} ± {v[1]:.2f} GPa (n={v[2]})" for cn, v in m.items())
                      + f"; Al5 - Al4 {d45:+.2f} [{c45[0]:+.2f}, {c45[1]:+.2f}], Al6 - Al5 {d56:+.2f} "
                        f"[{c56[0]:+.2f}, {c56[1]:+.2f}]" + ("" if rises else " - not rising"))
     if not tested:
@@ -592,7 +557,8 @@ def claim_stress_by_pressure(data):
     al6_less = abs(shifts["6"][0]) < min(shifts["4"][0], shifts["5"][0])
     detail = "; ".join(f"Al{cn}: {lo[cn][0]:+.2f} → {hi[cn][0]:+.2f} GPa, shift {d:+.2f} [{c[0]:+.2f}, {c[1]:+.2f}]"
                        for cn, (d, c) in shifts.items())
-    detail += f" ({ps[0]:g} → {ps[-1]:g} GPa; Al6 shift {'smaller' if al6_less else 'NOT smaller'} than Al4's and Al5's)"
+    detail += (f" ({ps[0]:g} → {ps[-1]:g} GPa; Al6 shift {'smaller' if al6_less else 'NOT smaller'} "
+               "than Al4's and Al5's)")
     return Claim(name, paper, SEEN if rises and al6_less else NOT_SEEN, detail,
                  "with no pressure effect each rise passes with probability 0.025",
                  {"shifts": {cn: d for cn, (d, _) in shifts.items()}})

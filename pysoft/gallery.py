@@ -180,7 +180,7 @@ def write_gallery(run_dir, out_dir):
              "Every number below is this run's; the paper is Du et al., ACS Nano 2021.", "",
              "## The paper's claims, checked", "",
              "Each claim's test, verdict, numbers and chance or baseline figure come from `pysoft.claims` "
-             "(rules in doc/method.md section 9).", "",
+             "(rules in doc/method.md section 7).", "",
              "| claim tested | the paper's words | status | this run's numbers | chance or baseline |",
              "|---|---|---|---|---|"]
     for c in summary["checks"]:

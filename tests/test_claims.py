@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from pysoft import claims, series, tally
+from pysoft import claims, crack, series, tally
 
 S0_CENTRES = 0.5 * (series.S0_EDGES[1:] + series.S0_EDGES[:-1])
 
@@ -158,10 +158,11 @@ def soft_at(boundary, nb=20):
 def test_crack_on_the_twin_boundary_is_a_hit():
     """The unstrained bar is one glass twice: S0 soft at boundary 3 and the crack at 13, one
     replica period (10 slabs) away, is a hit once folded; unfolded it would be a miss."""
-    r = claims.crack_rank(cracked(13), soft_at(3), period=10)
-    assert r["hit"] and r["rank"] == 0 and r["boundaries"] == 10 and r["chance_hit"] == pytest.approx(0.3)
-    assert not claims.crack_rank(cracked(13), soft_at(3))["hit"]
-    assert not claims.crack_rank(cracked(17), soft_at(3), period=10)["hit"]
+    r = crack.prediction_score(cracked(13), soft_at(3), period=10)
+    assert r["hit_within_1"] and r["rank"] == 0 and r["boundaries"] == 10
+    assert r["chance_hit_within_1"] == pytest.approx(0.3)
+    assert not crack.prediction_score(cracked(13), soft_at(3))["hit_within_1"]
+    assert not crack.prediction_score(cracked(17), soft_at(3), period=10)["hit_within_1"]
 
 
 def test_crack_claim_folds_ranks_baselines_and_takes_softness_before_the_drop():
@@ -176,7 +177,7 @@ def test_crack_claim_folds_ranks_baselines_and_takes_softness_before_the_drop():
     data = run({0.0: ({}, rows)}, {0.0: table(sxx)},
                {0.0: {"fractured": True, "failure_step": 7, "failure_strain": 0.07}})
     sc = claims.crack_scores(data, 0.0)
-    assert sc["S0"]["hit"] and sc["before"]["step"] == 5 and sc["before"]["rank"] == 0
+    assert sc["S0"]["hit_within_1"] and sc["before"]["step"] == 5 and sc["before"]["rank"] == 0
     assert sc["before"]["stress_fraction"] == pytest.approx(1.0)
     c = claims.claim_crack(data)
     assert c.status == claims.SEEN and "folded over 2 replicas" in c.detail
