@@ -219,7 +219,8 @@ def onset_row(data, p):
     if on is None:
         return None
     rows = data.series[p][1]
-    at = [r for r in rows if abs(r["strain"] - on[1]) < 1e-6]
+    # planestrain.txt prints the strain to 4 decimals
+    at = [r for r in rows if abs(r["strain"] - on[1]) < 1e-4]
     return at[0] if at else None
 
 
@@ -330,7 +331,8 @@ def _peak_baselines(rows):
     <S> peak test beside softness."""
     out = {"⟨D⟩ of Al": [r.get("D_A", {}).get("mean") for r in rows],
            "hydrostatic tension of the bar (σxx+σyy+σzz)/3": [
-               sum(r["stress_GPa"][c] for c in ("xx", "yy", "zz")) / 3 for r in rows]}
+               sum(r["stress_GPa"][c] for c in ("xx", "yy", "zz")) / 3
+               if all(c in r.get("stress_GPa", {}) for c in ("xx", "yy", "zz")) else None for r in rows]}
     return {k: v for k, v in out.items() if all(x is not None for x in v)}
 
 
