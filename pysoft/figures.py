@@ -325,7 +325,8 @@ def draw_crack(data, plt, colors):
         ax.set_title(f"{p:g} GPa: crack at x = {sc['S0']['position']:.2f}", fontsize=10)
         ax = axes[1, j]
         ax.plot(xb, boundary_softness(rows[0]["profile"]["S_mean"]), "o-", ms=3, color=colors[p],
-                label=f"S0 (folded rank of the crack {sc['S0']['rank'] + 1} of {sc['S0']['boundaries']})")
+                label=f"S0 ({'folded ' if sc['period'] else ''}rank of the crack {sc['S0']['rank'] + 1} of "
+                      f"{sc['S0']['boundaries']})")
         if "before" in sc:
             before = [r for r in rows if r["step"] == sc["before"]["step"]][0]
             ax.plot(xb, boundary_softness(before["profile"]["S_mean"]), "o:", ms=3, color=colors[p], alpha=0.7,
