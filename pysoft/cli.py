@@ -285,6 +285,10 @@ class ReportCommand:
         if not os.path.isdir(args.run_dir):
             raise CLIError(f"run folder not found: {args.run_dir}")
         try:
+            if args.gallery:
+                from pysoft.gallery import check_target
+
+                check_target(args.gallery)          # refused before anything is written
             index = build_report(args.run_dir)
             if args.gallery:
                 from pysoft.gallery import write_gallery

@@ -5,6 +5,12 @@ kept in a repository (doc/validation/ is the validation run's): the figures as P
 trend checks as ``validation.json``, and ``README.md``, a page that puts every number the run
 measured beside the paper's.  Text that interprets the run is written by hand below the marker
 line of README.md and kept when the gallery is rebuilt.
+
+The gallery folder may hold other files of the user's: pysoft writes only the files it lists in
+``.pysoft-gallery.json`` (its manifest), refuses in one line, before writing anything, to
+replace a file of a gallery file's name that it did not write (a README.md without the marker
+line included), and on a rebuild removes the files of its earlier manifest that this run does
+not draw, so no figure of an earlier run stays beside "Not drawn".
 """
 
 import json
@@ -12,9 +18,54 @@ import os
 import shutil
 import tempfile
 
-from pysoft.report import FIGURES, RunData, build_report, crack_scores, ductility, stress_drop
+from pysoft import claims
+from pysoft.report import FIGURES, ReportError, RunData, build_report
 
 MARKER = "<!-- written by hand below this line; pysoft report --gallery keeps it -->"
+MANIFEST = ".pysoft-gallery.json"
+PHOP_PNG = "train_phop.png"
+# every file name a gallery may hold
+GALLERY_FILES = ("README.md", "validation.json", PHOP_PNG) + tuple(f[1] for f in FIGURES)
+
+
+class GalleryError(ReportError):
+    """The gallery folder holds files pysoft did not write; one line for the user."""
+
+
+def _owned(out_dir):
+    """The files of out_dir that an earlier gallery of pysoft wrote: those of its manifest, or,
+    for a gallery written before the manifest existed (its README.md has the marker), every file
+    of a gallery file's name."""
+    readme = os.path.join(out_dir, "README.md")
+    marked = os.path.isfile(readme) and MARKER in open(readme, encoding="utf-8", errors="replace").read()
+    path = os.path.join(out_dir, MANIFEST)
+    if os.path.exists(path):
+        try:
+            with open(path, encoding="utf-8") as fh:
+                files = json.load(fh)["files"]
+            owned = {f for f in files if isinstance(f, str) and f in GALLERY_FILES}
+        except (OSError, ValueError, KeyError, TypeError):
+            raise GalleryError(f"{path} is not a gallery manifest of pysoft; move it or choose another folder")
+    else:
+        owned = set(GALLERY_FILES) if marked else set()
+    if not marked:
+        owned.discard("README.md")
+    return owned
+
+
+def check_target(out_dir):
+    """Refuse (GalleryError) a gallery folder holding a file of a gallery file's name that
+    pysoft did not write; write nothing."""
+    if not os.path.isdir(out_dir):
+        if os.path.exists(out_dir):
+            raise GalleryError(f"the gallery folder {out_dir} is not a folder")
+        return
+    owned = _owned(out_dir)
+    foreign = [f for f in GALLERY_FILES if os.path.lexists(os.path.join(out_dir, f)) and f not in owned]
+    if foreign:
+        what = ", ".join(f + (" (no pysoft marker line)" if f == "README.md" else "") for f in foreign)
+        raise GalleryError(f"{out_dir} holds files pysoft did not write: {what}; move them or choose another "
+                           "folder (nothing was written)")
 
 # The paper's numbers (Du et al., ACS Nano 2021; doc/method.md sections 6-8)
 PAPER = {
@@ -56,34 +107,39 @@ def comparison_rows(data):
                                for p, r in sorted(data.quench.items())), PAPER["cn"]))
     for p, t in sorted(data.strain.items()):
         o = data.outcome.get(p)
-        d = ductility(t, o)
+        plat = claims.yield_plateau(t)
         peak = float(t[:, 2].max())
-        if d:
-            text = (f"peak {peak:.2f} GPa at ε = {d['peak_strain']:.3f}; fractured at ε = {d['failure_strain']:.3f}; "
-                    f"yield regime {d['yield_regime']:.3f}")
+        text = f"peak {peak:.2f} GPa"
+        if plat:
+            text += (f"; yield plateau (σxx ≥ {claims.PLATEAU_FRACTION:.0%} of peak, up to the onset of the drop) "
+                     f"ε = {plat['start']:.3f}-{plat['end']:.3f}, length {plat['length']:.3f}")
+        if o and o["fractured"]:
+            text += f"; fractured at ε = {o['failure_strain']:.3f}"
         else:
-            text = f"peak {peak:.2f} GPa; not fractured by ε = {t[-1, 1]:.3f} (final {t[-1, 2]:.2f} GPa)"
+            text += f"; not fractured by ε = {t[-1, 1]:.3f} (final {t[-1, 2]:.2f} GPa)"
         rows.append((f"plane strain, {p:g} GPa glass", text, PAPER["fracture"] + "; " + PAPER["ductility"]))
     for p, (h, srows) in sorted(data.series.items()):
         rr = [r for r in srows if "softness" in r]
         if not rr or p not in data.strain:
             continue
         s_peak = max(rr, key=lambda r: r["softness"]["mean"])
-        drop = stress_drop(data.strain[p])
+        on = claims.drop_onset(data.strain[p])
         rows.append((f"<S> of Al, {p:g} GPa glass",
                      f"{rr[0]['softness']['mean']:+.3f} unstrained, peak {s_peak['softness']['mean']:+.3f} at ε = "
-                     f"{s_peak['strain']:.3f}; largest stress drop at ε = {_fmt(drop[0] if drop else None)}",
+                     f"{s_peak['strain']:.3f}; onset of the steepest stress drop at ε = {_fmt(on[1] if on else None)}",
                      PAPER["softness_peak"]))
     for p in sorted(data.strain):
-        sc = crack_scores(data, p)
-        if isinstance(sc, str):
-            rows.append((f"crack plane from S0, {p:g} GPa glass", sc, PAPER["crack"]))
+        sc = claims.crack_scores(data, p)
+        if isinstance(sc, str) or sc["S0"] is None:
+            rows.append((f"crack plane from S0, {p:g} GPa glass", sc if isinstance(sc, str) else "no crack boundary",
+                         PAPER["crack"]))
             continue
         a = sc["S0"]
-        text = (f"crack at x = {a['position']:.2f}; S0 ranks it {a['rank'] + 1} of 20 (rank fraction "
-                f"{a['rank_fraction']:.2f}, chance 0.50)")
+        text = (f"crack at x = {a['position']:.2f}; S0 ranks it {a['rank'] + 1} of {a['boundaries']} "
+                f"(rank fraction {a['rank_fraction']:.2f}, chance 0.50)")
         if "before" in sc:
-            text += f"; S just before failure ranks it {sc['before']['rank'] + 1} of 20"
+            text += (f"; S at the onset of the drop ranks it {sc['before']['rank'] + 1} of "
+                     f"{sc['before']['boundaries']}")
         rows.append((f"crack plane from S0, {p:g} GPa glass", text, PAPER["crack"]))
     return rows
 
@@ -95,20 +151,26 @@ def _md_cell(s):
 def write_gallery(run_dir, out_dir):
     """Write (or refresh) the gallery of a run in out_dir; return the path of its README.md."""
     data = RunData(run_dir)
-    os.makedirs(out_dir, exist_ok=True)
+    check_target(out_dir)
+    owned = _owned(out_dir) if os.path.isdir(out_dir) else set()
     readme = os.path.join(out_dir, "README.md")
     kept = ""
-    if os.path.isfile(readme):
-        text = open(readme, encoding="utf-8").read()
-        if MARKER in text:
-            kept = text.split(MARKER, 1)[1]
+    if "README.md" in owned:
+        kept = open(readme, encoding="utf-8").read().split(MARKER, 1)[1]
     with tempfile.TemporaryDirectory() as tmp:
         build_report(run_dir, out_dir=tmp)
         summary = json.load(open(os.path.join(tmp, "validation.json")))
-        pngs = sorted(f for f in os.listdir(tmp) if f.endswith(".png"))
+        pngs = sorted(f for f in os.listdir(tmp) if f.endswith(".png") and f in GALLERY_FILES)
+        os.makedirs(out_dir, exist_ok=True)
+        # the manifest first, naming the old and the new files: a gallery killed half-way is
+        # still known as pysoft's
+        _write_manifest(out_dir, owned | set(pngs) | {"README.md", "validation.json"})
         for f in pngs:
             shutil.copyfile(os.path.join(tmp, f), os.path.join(out_dir, f))
         shutil.copyfile(os.path.join(tmp, "validation.json"), os.path.join(out_dir, "validation.json"))
+    for f in sorted(owned - set(pngs) - {"README.md", "validation.json"}):
+        if os.path.isfile(os.path.join(out_dir, f)):
+            os.remove(os.path.join(out_dir, f))
     cfg = data.config
     title = cfg.get("name") or os.path.basename(data.run_dir)
     lines = [f"# Gallery: {title}", "",
@@ -116,9 +178,14 @@ def write_gallery(run_dir, out_dir):
              f"({5 * cfg.get('units', 0)} atoms per glass, quench pressures "
              f"{', '.join(f'{p:g}' for p in cfg.get('pressures', []))} GPa, {cfg.get('np', '?')} MPI ranks). "
              "Every number below is this run's; the paper is Du et al., ACS Nano 2021.", "",
-             "## The paper's claims, checked", "", "| claim | status | this run's numbers |", "|---|---|---|"]
+             "## The paper's claims, checked", "",
+             "Each claim's test, verdict, numbers and chance or baseline figure come from `pysoft.claims` "
+             "(rules in doc/method.md section 7).", "",
+             "| claim tested | the paper's words | status | this run's numbers | chance or baseline |",
+             "|---|---|---|---|---|"]
     for c in summary["checks"]:
-        lines.append(f"| {_md_cell(c['check'])} | **{_md_cell(c['status'])}** | {_md_cell(c['detail'])} |")
+        lines.append(f"| {_md_cell(c['check'])} | *{_md_cell(c.get('paper', ''))}* | **{_md_cell(c['status'])}** | "
+                     f"{_md_cell(c['detail'])} | {_md_cell(c.get('chance', ''))} |")
     lines += ["", "## This run beside the paper", "", "| quantity | this run | the paper |", "|---|---|---|"]
     for q, ours, paper in comparison_rows(data):
         lines.append(f"| {_md_cell(q)} | {_md_cell(ours)} | {_md_cell(paper)} |")
@@ -133,11 +200,19 @@ def write_gallery(run_dir, out_dir):
             lines += [f"### {title_}", "", f"![{title_}]({filename})", "", caption, ""]
         else:
             lines += [f"### {title_}", "", f"Not drawn: {summary['missing'].get(key, 'no data')}.", ""]
-    if "train_phop.png" in pngs:
+    if PHOP_PNG in pngs:
         lines += ["### Training: phop of Al over the 300 K trajectories", "", "![phop](train_phop.png)", ""]
     lines += ["", MARKER]
     tmp = readme + ".tmp"
     with open(tmp, "w", encoding="utf-8") as fh:
         fh.write("\n".join(lines) + (kept if kept else "\n"))
     os.replace(tmp, readme)
+    _write_manifest(out_dir, set(pngs) | {"README.md", "validation.json"})
     return readme
+
+
+def _write_manifest(out_dir, files):
+    path = os.path.join(out_dir, MANIFEST)
+    with open(path + ".tmp", "w", encoding="utf-8") as fh:
+        json.dump({"written_by": "pysoft report --gallery", "files": sorted(files)}, fh, indent=1)
+    os.replace(path + ".tmp", path)

@@ -297,6 +297,7 @@ class PlaneStrainTally:
             sig = compute(self.stress_id, LMP_TYPE_ARRAY)[centre]
             vol = compute(self.volume_id, LMP_TYPE_ARRAY)[centre][:, 0]
             f.hyd = (sig[:, 0] + sig[:, 1] + sig[:, 2]) / (3.0 * np.maximum(vol, 1e-12)) / 1.0e4
+            f.vol = vol
 
         if self.unwrapped_id and self.X0_name:
             xu = compute(self.unwrapped_id, LMP_TYPE_ARRAY)

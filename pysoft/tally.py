@@ -391,6 +391,7 @@ class Frame:
     B : compute bondswitch/atom rows of the centre atoms (initial CN, CN, state)
     S0 : initial softness of the centre atoms
     hyd : local hydrostatic stress of the centre atoms (GPa)
+    vol : Voronoi volume of the centre atoms (Å³)
     frac, X0 : fractional coordinate along the loading axis of every owned atom, from its
         unwrapped position, now and at the first step (the material slab; pysoft.crack)
     """
@@ -408,6 +409,7 @@ class Frame:
     B: np.ndarray = None
     S0: np.ndarray = None
     hyd: np.ndarray = None
+    vol: np.ndarray = None
     frac: np.ndarray = None
     X0: np.ndarray = None
 
@@ -498,13 +500,19 @@ def profile(comm, f):
     n = np.bincount(slab, minlength=nb)
     usum = np.bincount(slab, weights=u, minlength=nb)
     nS = np.bincount(slab[f.centre], minlength=nb)
-    Ssum = np.bincount(slab[f.centre], weights=f.S, minlength=nb) if f.S is not None else np.zeros(nb)
-    n, usum, nS, Ssum = (comm.reduce(v, root=0) for v in (n, usum, nS, Ssum))
+    # per-slab means over the centre atoms: softness, and the simple structural quantities the
+    # crack ranking by softness is compared with (pysoft.claims): local hydrostatic stress,
+    # Voronoi volume and initial CN
+    centred = {"S_mean": f.S, "hyd_mean": f.hyd, "V_mean": f.vol,
+               "CN0_mean": f.B[:, 0] if f.B is not None else None}
+    sums = {k: np.bincount(slab[f.centre], weights=v, minlength=nb) for k, v in centred.items() if v is not None}
+    n, usum, nS = (comm.reduce(v, root=0) for v in (n, usum, nS))
+    sums = {k: comm.reduce(v, root=0) for k, v in sums.items()}
     if comm.Get_rank() != 0:
         return None
     # an empty slab (only in samples a few atoms thick) has no mean: null in the JSON
     out = {"n": n.tolist(), "u_mean": [float(v / c) if c else None for v, c in zip(usum, n)],
            "n_centre": nS.tolist()}
-    if f.S is not None:
-        out["S_mean"] = [float(v / c) if c else None for v, c in zip(Ssum, nS)]
+    for k, v in sums.items():
+        out[k] = [float(a / c) if c else None for a, c in zip(v, nS)]
     return out

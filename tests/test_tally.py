@@ -35,7 +35,7 @@ def synthetic_frame(n=2400, cell=CELL, seed=3):
     return Frame(step=4, strain=0.04, stress_GPa={"xx": 1.0, "yy": 0.1, "zz": 0.2, "xy": 0.0, "xz": 0.0, "yz": 0.0},
                  ids=rng.permutation(n).astype(np.int64) + 1, x=x, centre=centre, boxlo=boxlo, cell=cell, S=S,
                  D=rng.exponential(0.5, nc), B=B, S0=rng.normal(size=nc), hyd=rng.normal(40, 10, nc),
-                 frac=X0 + 0.01 * rng.normal(size=n), X0=X0)
+                 vol=rng.normal(9.0, 1.0, nc), frac=X0 + 0.01 * rng.normal(size=n), X0=X0)
 
 
 def part(f, mask):
@@ -44,7 +44,7 @@ def part(f, mask):
 
     cm = mask[f.centre]
     per_atom = {k: getattr(f, k)[mask] for k in ("ids", "x", "centre", "frac", "X0")}
-    per_centre = {k: getattr(f, k)[cm] for k in ("S", "D", "B", "S0", "hyd")}
+    per_centre = {k: getattr(f, k)[cm] for k in ("S", "D", "B", "S0", "hyd", "vol")}
     return replace(f, **per_atom, **per_centre)
 
 
@@ -53,6 +53,17 @@ def serial_row(f, **kw):
 
     comm = SerialComm()
     return tally_row(comm, f, first_bins(comm, f.S, f.hyd), **kw)
+
+
+def test_profile_means_are_brute_force():
+    """The per-slab means of the centre atoms (softness, local stress, Voronoi volume, initial
+    CN: the crack-ranking baselines of pysoft.claims) equal a loop over the slabs."""
+    f = synthetic_frame()
+    prof = serial_row(f)["profile"]
+    slab = np.minimum((np.mod(f.X0, 1.0) * 20).astype(int), 19)[f.centre]
+    for key, v in (("S_mean", f.S), ("hyd_mean", f.hyd), ("V_mean", f.vol), ("CN0_mean", f.B[:, 0])):
+        for b in range(20):
+            assert prof[key][b] == pytest.approx(v[slab == b].mean(), rel=1e-12)
 
 
 @pytest.mark.parametrize("seed", range(4))
