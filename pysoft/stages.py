@@ -298,6 +298,8 @@ class Train(Stage):
                "--hop-threshold", fmt_var(tr["hop_threshold"]), "--calm-threshold", fmt_var(tr["calm_threshold"]),
                "--min-events", str(tr["min_events"]), "--seed", str(tr["seed"]),
                "--C", ",".join(fmt_var(c) for c in tr["C"]), "--folds", str(tr["folds"])]
+        also = [t for t in tr["also_thresholds"] if t > tr["hop_threshold"]]
+        cmd += ["--also-threshold", *(fmt_var(t) for t in also)]
         if tr["per_class"] is not None:
             cmd += ["--per-class", str(tr["per_class"])]
         pipe._write_command(d, cmd)
@@ -322,17 +324,22 @@ class Train(Stage):
         if model.get("format") != MODEL_FORMAT or not os.path.isfile(os.path.join(d, "model.joblib")):
             raise RunError(f"{task.label}: model.json is not a complete pysoft model")
         m, prov = model.get("metrics", {}), model.get("provenance", {})
+        hold = m.get("holdout") or {}
         result = {"events": prov.get("events"), "cv_accuracy": m.get("cv_accuracy"), "C": m.get("C"),
-                  "holdout_test": (m.get("holdout") or {}).get("test"), "n_samples": m.get("n_samples")}
+                  "holdout_test": hold.get("test"), "holdout_balanced": hold.get("balanced_accuracy"),
+                  "holdout_baseline": hold.get("majority_baseline"), "n_samples": m.get("n_samples")}
         outputs = {"model": "model.json", "joblib": "model.joblib", "log": "train.log"}
-        if os.path.isfile(os.path.join(d, "model_phop.png")):
-            outputs["phop_figure"] = "model_phop.png"
+        for key, name in (("phop_figure", "model_phop.png"), ("learning_curve_figure", "model_learning_curve.png")):
+            if os.path.isfile(os.path.join(d, name)):
+                outputs[key] = name
         return outputs, result
 
     def summary(self, r):
         ev = r.get("events") or {}
+        base = r.get("holdout_baseline")
         return (f": {ev.get('rearranging', '?')} rearranging events, CV accuracy {r['cv_accuracy']:.3f}, "
-                f"held-out test {r['holdout_test']:.3f}")
+                f"held-out test {r['holdout_test']:.3f}"
+                + (f" (majority baseline {base:.3f})" if base is not None else ""))
 
 
 class PlaneStrain(Stage):
