@@ -442,7 +442,7 @@ def report(metrics, provenance, settings):
         mark = "  <- chosen" if r["C"] == metrics["C"] else ""
         print(f"{r['C']:>8g} {r['mean']:>34.3f} ± {r['std']:.3f}{mark}")
     h = metrics["holdout"]
-    print(_split_line(f"held-out atoms ({h['n_atoms_test']}):", h))
+    print(_split_line(f"held-out ({h['n_atoms_test']} atoms):", h))
     ts = metrics["time_split"]
     print(_split_line("time split:", ts) + (f"; cut at frame {ts['cut_frame']}, {ts['dropped_from_training']} "
                                              f"earlier events of atoms seen after it not trained on"
@@ -456,8 +456,9 @@ def report(metrics, provenance, settings):
         else:
             print(f"leave out {r['test']}: {r['note']}")
     lc = metrics["learning_curve"]
-    print("learning curve (held-out accuracy, mean [2.5-97.5 %] over subsets of the training atoms): " +
-          ", ".join(f"{p['n_train']:.0f} events {p['mean']:.3f} [{p['low']:.3f}-{p['high']:.3f}]" for p in lc["points"]))
+    print("learning curve: held-out accuracy, mean [2.5-97.5 %] over random subsets of the training atoms")
+    for p in lc["points"]:
+        print(f"  {p['n_train']:>8.0f} training events: {p['mean']:.3f} [{p['low']:.3f}-{p['high']:.3f}]")
     if "end_slope" in lc:
         sl = lc["end_slope"]
         se = sl["standard_error"]
