@@ -54,6 +54,9 @@ def holdout_split(y, groups, seed):
     if n_groups < HOLDOUT_FOLDS:
         raise EvaluationError(f"only {n_groups} distinct atom(s) among the events: the held-out split "
                               f"needs {HOLDOUT_FOLDS} or more")
+    fewest = min(int(np.sum(y == 0)), int(np.sum(y == 1)))
+    if fewest < HOLDOUT_FOLDS:
+        raise EvaluationError(f"only {fewest} event(s) of a class: the held-out split needs {HOLDOUT_FOLDS} or more")
     cv = StratifiedGroupKFold(n_splits=HOLDOUT_FOLDS, shuffle=True, random_state=seed)
     train, test = next(cv.split(np.zeros(len(y)), y, groups))
     if len(np.unique(y[train])) < 2 or len(np.unique(y[test])) < 2:
@@ -71,10 +74,11 @@ def select_C(X, y, groups, C_grid, folds, seed, columns=None):
     from sklearn.model_selection import StratifiedGroupKFold
 
     n_groups = len(np.unique(groups))
-    folds = min(int(folds), n_groups)
+    fewest = min(int(np.sum(y == 0)), int(np.sum(y == 1)))
+    folds = min(int(folds), n_groups, fewest)
     if folds < 2:
-        raise EvaluationError(f"only {n_groups} distinct atom(s) among the training events: "
-                              f"cross-validation needs 2 or more")
+        raise EvaluationError(f"{n_groups} distinct atom(s) and {fewest} event(s) of the rarer class among the "
+                              f"training events: cross-validation needs 2 or more of each")
     splits = [(tr, te) for tr, te in StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
               .split(X, y, groups) if len(np.unique(y[tr])) == 2]
     if not splits:

@@ -174,3 +174,14 @@ def test_too_few_atoms_is_one_clear_error():
     X, y, groups, frames, sample, peak = events(n=40)
     with pytest.raises(ev.EvaluationError, match="only 4 distinct atom"):
         ev.holdout_split(y, groups % 4, 0)
+
+
+def test_other_threshold_with_too_few_events_is_a_note_not_a_failure():
+    X, y, groups, frames, sample, peak = events()
+    peak = np.where(y == 1, 0.3, np.nan)
+    peak[np.flatnonzero(y == 1)[:3]] = 0.9          # three hops above 0.5 Å^2
+    few = TrainSettings(types=("Al", "O"), min_events=2)
+    (o,) = run(X, y, groups, frames, sample, peak, few)["other_thresholds"]
+    assert o["rearranging"] == 3 and "held-out split needs 5" in o["note"]
+    (o,) = run(X, y, groups, frames, sample, peak)["other_thresholds"]
+    assert "fewer than min_events (10)" in o["note"]
