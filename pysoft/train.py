@@ -502,7 +502,7 @@ def plot_phop(samples, settings, path):
 
 
 def plot_learning_curve(curve, path):
-    from pysoft.training_figures import learning_curve_figure
+    from pysoft.training_report import learning_curve_figure
 
     fig = learning_curve_figure(curve)
     fig.savefig(path, dpi=110)

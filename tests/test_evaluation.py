@@ -185,3 +185,24 @@ def test_other_threshold_with_too_few_events_is_a_note_not_a_failure():
     assert o["rearranging"] == 3 and "held-out split needs 5" in o["note"]
     (o,) = run(X, y, groups, frames, sample, peak)["other_thresholds"]
     assert "fewer than min_events (10)" in o["note"]
+
+
+def test_report_rows_and_figure_from_stored_metrics(tmp_path):
+    import json
+    from types import SimpleNamespace
+
+    from pysoft.training_report import draw_learning_curve, evaluation_rows
+
+    X, y, groups, frames, sample, peak = events()
+    m = json.loads(json.dumps(run(X, y, groups, frames, sample, peak)))     # as stored in model.json
+    text = dict(evaluation_rows(m))
+    held = next(v for k, v in text.items() if k.startswith("held-out atoms"))
+    assert "majority-class baseline" in held and "balanced" in held
+    assert any(k.startswith("learning curve") for k in text)
+    assert any(k.startswith("hop threshold 0.5") for k in text)
+    fig = draw_learning_curve(SimpleNamespace(model={"metrics": m}))
+    fig.savefig(tmp_path / "lc.png")
+    assert (tmp_path / "lc.png").stat().st_size > 10000
+    # an older model (no learning curve): a reason, not a crash
+    assert isinstance(draw_learning_curve(SimpleNamespace(model={"metrics": {"holdout": {}}})), str)
+    assert evaluation_rows({"holdout": {"train": 0.9, "test": 0.8, "n_test": 10}})
