@@ -13,7 +13,8 @@ stage          per       LAMMPS input (inputs/)           writes (in RUN_DIR/STA
 =============  ========  ===============================  ========================================
 quench         pressure  in.quench                        glass.data, log.lammps ("quench result:")
 nvt            pressure  in.nvt300                        traj_PxGPa.lammpstrj[.gz]: 300 K trajectory
-train          run       (pysoft train, a child process)  model.json, model.joblib, model_phop.png
+train          run       (pysoft train, a child process)  model.json, model.joblib, model_phop.png,
+                                                                model_learning_curve.png
 planestrain    pressure  in.tension.planestrain           planestrain.txt, series.jsonl
 planestress    pressure  in.tension.planestress           planestress.txt
 report         run       (pysoft.report)                  report/index.html (always rebuilt)
