@@ -89,6 +89,20 @@ __attribute__((visibility("default"))) int pysoft_model_ncols(const char *model_
   }
 }
 
+// the checksum a model file's text should hold (pysoft::model_checksum), written to out; 0, or
+// -1 with a message in out
+__attribute__((visibility("default"))) int pysoft_model_checksum(const char *model_json, char *out,
+                                                                  int outlen)
+{
+  try {
+    set_error(out, outlen, pysoft::model_checksum(model_json).c_str());
+    return 0;
+  } catch (std::exception &e) {
+    set_error(out, outlen, e.what());
+    return -1;
+  }
+}
+
 // label of column c, written to out
 __attribute__((visibility("default"))) int pysoft_spec_label(const char *spec_json, int c,
                                                               char *out, int outlen)

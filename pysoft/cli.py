@@ -123,7 +123,7 @@ class TrainCommand:
                             help="datasets of the in-run sampler (pysoft.sampler), one per sample, instead of dumps")
         parser.add_argument("--types", nargs="+", required=True, metavar="SPECIES",
                             help="species of LAMMPS types 1..n, e.g. --types Al O")
-        parser.add_argument("-o", "--output", required=True, help="model file to write (JSON; a .joblib goes beside it)")
+        parser.add_argument("-o", "--output", required=True, help="model file to write (JSON, read by compute softness)")
         d = TrainSettings
         parser.add_argument("--centre", default=d.centre,
                             help="species whose atoms are labelled (default: the first of --types)")
@@ -203,6 +203,36 @@ class TrainCommand:
             raise CLIError(str(e))
 
 
+class ModelCommand:
+    """Check a softness model file (JSON) as compute softness reads it, and say what it holds."""
+
+    name = "model"
+
+    @staticmethod
+    def add_arguments(parser):
+        parser.add_argument("model", metavar="MODEL", help="model file written by pysoft train (JSON)")
+        parser.add_argument("--add-checksum", action="store_true",
+                            help="give a model written before model version 2 (no checksum) its checksum, in "
+                                 "place; only for a file whose numbers you trust")
+
+    @staticmethod
+    def run(args):
+        from pysoft.model import ModelError, SoftnessModel, add_checksum
+
+        try:
+            if args.add_checksum:
+                print(f"{args.model}: checksum {add_checksum(args.model)} added")
+            model, d = SoftnessModel.load(args.model)
+        except ModelError as e:
+            raise CLIError(str(e))
+        spec = d["spec"]
+        metrics = d.get("metrics") or {}
+        accuracy = metrics.get("cv_accuracy")
+        print(f"{args.model}: {model.n_features_in_} structure functions of species {' '.join(spec['species'])}, "
+              f"C = {model.C:g}" + (f", CV accuracy {accuracy:.3f}" if isinstance(accuracy, float) else "") +
+              f"; checksum {d['checksum']} matches its numbers")
+
+
 class RunCommand:
     """The paper's workflow end to end from a YAML config: quench, 300 K trajectories, training,
     plane-strain tension with on-the-fly analysis, report.  Finished stages are checkpointed
@@ -277,7 +307,7 @@ class ReportCommand:
         print(index)
 
 
-COMMANDS = [InfoCommand, SpecCommand, PluginDemoCommand, TrainCommand, RunCommand, ReportCommand]
+COMMANDS = [InfoCommand, SpecCommand, PluginDemoCommand, TrainCommand, ModelCommand, RunCommand, ReportCommand]
 
 
 def main(argv=None):

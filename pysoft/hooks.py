@@ -29,6 +29,14 @@ from pysoft import series
 from pysoft.tally import Frame, first_bins, tally_row
 
 
+class ModelRefused(RuntimeError):
+    """The model args are refused: ``arg model`` names a file that pysoft refuses (every rank
+    checks the same bytes, read on rank 0 and broadcast), or the args contradict each other.
+    Raised alike on every rank: one ERROR line."""
+
+    collective = True
+
+
 class SeriesFileError(RuntimeError):
     """The series file cannot be written as asked.  Decided on rank 0 and broadcast, so raised
     alike on every rank: ``collective`` tells fix pysoft/invoke to stop with error->all and this
@@ -50,9 +58,14 @@ class PlaneStrainTally:
     centre_type : LAMMPS type of the atoms analysed (Al), default ``1``
     axis : loading axis, ``x`` (default), ``y`` or ``z``
     softness : ID of ``compute softness`` (default ``pysoft_S``); ``none`` to skip
-    model : a joblib written by ``pysoft train`` (or any scikit-learn classifier): softness
-        from it in Python, on the rows of ``compute structure/atom`` ``features`` (default
-        ``pysoft_F``), instead of ``compute softness`` (for non-linear models)
+    model : a model file (JSON) written by ``pysoft train``, the file ``compute softness``
+        takes: softness from it in Python, on the rows of ``compute structure/atom``
+        ``features`` (default ``pysoft_F``), instead of ``compute softness``.  Read as data
+        only (:meth:`pysoft.model.SoftnessModel.load`), checksum checked; safe on any file
+    trusted_pickle : TRUSTED INPUT ONLY.  A joblib/pickle of any scikit-learn classifier (a
+        non-linear one, say), used as ``model`` is, its ``decision_function`` as the softness.
+        Loading a pickle runs whatever code it holds, with your rights, on every rank: name only
+        a file you made yourself.  Nothing else in pysoft loads a pickle
     bonds : ID of ``compute bondswitch/atom`` (default ``pysoft_B``); ``none`` to skip
     nonaffine : ID of the per-atom D2min compute (default ``pysoft_NA``); ``none`` to skip
     D, S0 : names of the ``fix property/atom`` vectors (``d_NAME``) holding the cumulative D
@@ -80,7 +93,8 @@ class PlaneStrainTally:
     def __init__(self, lmp, out="series.jsonl", centre_type="1", axis="x", softness="pysoft_S",
                  model=None, features="pysoft_F", bonds="pysoft_B", nonaffine="pysoft_NA", D="pysoft_D",
                  S0="pysoft_S0", stress="pysoft_stress", volume="pysoft_vol", cluster_cutoff="3.7",
-                 top_fraction="0.1", unwrapped=None, X0=None, restart="no", resume_step=None, replace="no"):
+                 top_fraction="0.1", unwrapped=None, X0=None, restart="no", resume_step=None, replace="no",
+                 trusted_pickle=None):
         from mpi4py import MPI
 
         self.comm = MPI.COMM_WORLD
@@ -99,10 +113,18 @@ class PlaneStrainTally:
         self.cluster_cutoff = float(cluster_cutoff)
         self.top_fraction = float(top_fraction)
         self.model = None
+        if none(model) and none(trusted_pickle):
+            raise ModelRefused("give arg model (a model file) or arg trusted_pickle, not both")
         if none(model):
+            self.model = self._read_model(model)
+            self.softness_id = None
+        elif none(trusted_pickle):
             import joblib
 
-            self.model = joblib.load(model)
+            try:
+                self.model = joblib.load(trusted_pickle)     # the user vouched for this file
+            except OSError as e:
+                raise ModelRefused(f"cannot read trusted_pickle {trusted_pickle}: {e.strerror or e}")
             self.softness_id = None
         self.step = 0
         self.length0 = None
@@ -122,6 +144,25 @@ class PlaneStrainTally:
             head, self.step = value
             self.length0 = head["length0_A"]
             self.bins = series.bins_of(head)
+
+    def _read_model(self, path):
+        """The SoftnessModel of a model file: rank 0 reads the bytes, every rank builds the
+        model from them (the same checks, so the same outcome everywhere)."""
+        from pysoft.model import ModelError, SoftnessModel, read_model_bytes
+
+        data = None
+        if self.rank == 0:
+            try:
+                data = ("ok", read_model_bytes(path))
+            except ModelError as e:
+                data = ("error", str(e))
+        kind, value = self.comm.bcast(data, root=0)
+        if kind == "error":
+            raise ModelRefused(value)
+        try:
+            return SoftnessModel.from_json(value, path)[0]
+        except ModelError as e:
+            raise ModelRefused(str(e))
 
     # -- the series file (rank 0) -------------------------------------------------------------
 

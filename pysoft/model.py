@@ -7,9 +7,17 @@ the signed distance from the SVM hyperplane in standardized feature space,
     S = (coef . ((x - mean) / scale) + intercept) / |coef|,
 
 positive on the rearranging side.  ``save`` writes the JSON model file that
-``compute softness`` reads inside LAMMPS, always next to a joblib of the fitted pipeline.
+``compute softness`` reads inside LAMMPS; ``load`` builds the fitted model from that file alone.
+
+A model file is data only: loading it never runs code from it (a pickle, joblib's format, can
+run any code when loaded; pysoft writes none and reads none here).  The file carries a checksum
+of the numbers that decide the softness; the plugin's own reader (``libpysoft_math.so``, the
+code of ``compute softness``, through ctypes) checks every field and that checksum before the
+file is used here, so a model that Python accepts is one the plugin accepts, with the same
+one-line messages.
 """
 
+import ctypes
 import json
 import os
 import tempfile
@@ -22,7 +30,12 @@ from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted
 
 MODEL_FORMAT = "pysoft-softness-model"
-MODEL_VERSION = 1
+# 2: the file carries a checksum of its numbers, and no joblib is written beside it
+MODEL_VERSION = 2
+
+
+class ModelError(ValueError):
+    """A model file that pysoft refuses: one line naming the file and what is wrong."""
 
 
 class FlooredScaler(StandardScaler):
@@ -87,8 +100,7 @@ class SoftnessModel(ClassifierMixin, BaseEstimator):
         y = np.asarray(y)
         if set(np.unique(y)) - {0, 1} or len(np.unique(y)) != 2:
             raise ValueError("labels must contain both classes, 0 (non-rearranging) and 1 (rearranging)")
-        svc = LinearSVC(C=self.C, loss=self.loss, dual=self.loss == "hinge", max_iter=self.max_iter,
-                        tol=self.tol, intercept_scaling=10.0, random_state=self.random_state)
+        svc = self._svc()
         self.pipeline_ = make_pipeline(FlooredScaler(min_scale=self.min_scale), svc)
         import warnings
 
@@ -108,6 +120,31 @@ class SoftnessModel(ClassifierMixin, BaseEstimator):
         self.n_features_in_ = X.shape[1]
         return self
 
+    def _svc(self):
+        return LinearSVC(C=self.C, loss=self.loss, dual=self.loss == "hinge", max_iter=self.max_iter,
+                         tol=self.tol, intercept_scaling=10.0, random_state=self.random_state)
+
+    def _fitted_from(self, mean, scale, coef, intercept):
+        """Set the fitted state from a model file's numbers: the same pipeline objects that
+        ``fit`` makes, holding the same values, so that decision_function runs the same code on
+        the same numbers (equal to the trained model to the last bit)."""
+        n = len(coef)
+        scaler = FlooredScaler(min_scale=self.min_scale)
+        scaler.mean_, scaler.scale_ = np.array(mean, np.float64), np.array(scale, np.float64)
+        scaler.n_features_in_ = n
+        svc = self._svc()
+        svc.coef_ = np.array([coef], np.float64)
+        svc.intercept_ = np.array([intercept], np.float64)
+        svc.classes_ = np.array([0, 1])
+        svc.n_features_in_ = n
+        self.pipeline_ = make_pipeline(scaler, svc)
+        self.mean_, self.scale_ = scaler.mean_.copy(), scaler.scale_.copy()
+        self.coef_ = svc.coef_[0].copy()
+        self.intercept_ = float(intercept)
+        self.classes_ = svc.classes_
+        self.n_features_in_ = n
+        return self
+
     def decision_function(self, X):
         check_is_fitted(self, "pipeline_")
         return self.pipeline_.decision_function(np.asarray(X, dtype=np.float64))
@@ -122,8 +159,9 @@ class SoftnessModel(ClassifierMixin, BaseEstimator):
     # -- files -----------------------------------------------------------------------
 
     def to_dict(self, spec, metrics=None, provenance=None, feature_labels=None):
+        """The model file's content, with its checksum."""
         check_is_fitted(self, "pipeline_")
-        return {
+        d = {
             "format": MODEL_FORMAT, "version": MODEL_VERSION,
             "spec": spec,
             "feature_labels": list(feature_labels) if feature_labels is not None else None,
@@ -132,37 +170,123 @@ class SoftnessModel(ClassifierMixin, BaseEstimator):
             "hyperparameters": self.get_params(),
             "metrics": metrics or {}, "provenance": provenance or {},
         }
+        d["checksum"] = model_checksum(json.dumps(d))
+        return d
 
     def save(self, path, spec, metrics=None, provenance=None, feature_labels=None):
-        """Write PATH (JSON, read by ``compute softness``) and PATH's .joblib beside it.
+        """Write PATH, the JSON model file (read by ``compute softness`` and :meth:`load`).
 
-        Both files are written to temporary names and renamed into place, the joblib first,
-        so an interrupted save leaves no partial model behind.
+        The text is checked by the plugin's reader first (ModelError if it would refuse it), then
+        written to a temporary name and renamed into place, so a failed save leaves no partial
+        model behind.
         """
-        import joblib
-
-        d = self.to_dict(spec, metrics, provenance, feature_labels)
-        jpath = joblib_path(path)
-        _atomic_write(jpath, lambda fh: joblib.dump(self, fh), binary=True)
-        _atomic_write(path, lambda fh: json.dump(d, fh, indent=1), binary=False)
+        text = json.dumps(self.to_dict(spec, metrics, provenance, feature_labels), indent=1)
+        check_model_text(text.encode(), path)
+        _atomic_write(path, lambda fh: fh.write(text), binary=False)
         return path
 
-    @staticmethod
-    def load(path):
-        """The fitted SoftnessModel of a model file (from its joblib), and the JSON dict."""
-        import joblib
+    @classmethod
+    def load(cls, path):
+        """The fitted SoftnessModel of the model file PATH (JSON only), and the file's dict.
 
-        with open(path) as fh:
-            d = json.load(fh)
+        Safe on any file: nothing in it is executed.  Raises ModelError (one line) for a file
+        that ``compute softness`` would refuse, for the same reasons: a missing or malformed
+        field, a spec that does not match the number of coefficients, or a checksum that does
+        not match the numbers.
+        """
+        return cls.from_json(read_model_bytes(path), path)
+
+    @classmethod
+    def from_json(cls, text, name="model"):
+        """As :meth:`load`, from a model file's text (bytes or str); `name` goes into errors."""
+        if isinstance(text, str):
+            text = text.encode("utf-8")
+        check_model_text(text, name)
+        d = json.loads(text.decode("utf-8"))
         if d.get("format") != MODEL_FORMAT:
-            raise ValueError(f"{path} is not a pysoft softness model (format {d.get('format')!r})")
-        model = joblib.load(joblib_path(path))
-        return model, d
+            raise ModelError(f"model file {name} is not a pysoft softness model (format {d.get('format')!r})")
+        hyper = d.get("hyperparameters") or {}
+        known = cls().get_params()
+        if not isinstance(hyper, dict) or set(hyper) - set(known):
+            raise ModelError(f"model file {name}: field 'hyperparameters' must be an object with keys among "
+                             f"{', '.join(sorted(known))}")
+        model = cls(**hyper)
+        return model._fitted_from(d["mean"], d["scale"], d["coef"], d["intercept"]), d
 
 
-def joblib_path(path):
-    root, ext = os.path.splitext(path)
-    return (root if ext == ".json" else path) + ".joblib"
+def read_model_bytes(path):
+    """The bytes of a model file; ModelError (one line) if it cannot be read."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError as e:
+        raise ModelError(f"cannot read model file {path}: {e.strerror or e}")
+
+
+def _library():
+    from pysoft.spec import _math
+
+    lib = _math()
+    for name in ("pysoft_model_ncols", "pysoft_model_checksum"):
+        f = getattr(lib, name)
+        f.restype = ctypes.c_int
+        f.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int]
+    return lib
+
+
+def _c_text(text, name):
+    nul = text.find(b"\0")
+    if nul >= 0:                   # C would read only the text before it
+        raise ModelError(f"model file {name} holds a NUL byte at offset {nul}: not JSON text")
+    try:
+        text.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ModelError(f"model file {name} is not UTF-8 text (byte 0x{text[e.start]:02x} at offset {e.start})")
+    return text
+
+
+def check_model_text(text, name="model"):
+    """Check a model file's text (bytes) with the reader of ``compute softness``: every field
+    and the checksum.  Returns the number of feature columns; ModelError with its message."""
+    err = ctypes.create_string_buffer(1024)
+    n = _library().pysoft_model_ncols(_c_text(text, name), err, len(err))
+    if n < 0:
+        raise ModelError(f"model file {name}: {err.value.decode('utf-8', 'replace')}")
+    return n
+
+
+def model_checksum(text, name="model"):
+    """The checksum a model file's text (str or bytes) should hold, as the plugin computes it:
+    FNV-1a (64 bit) over the IEEE-754 bits of the parsed values of spec, feature_labels, mean,
+    scale, coef and intercept (the rule: doc/compute_softness.md, "The model file")."""
+    if isinstance(text, str):
+        text = text.encode("utf-8")
+    out = ctypes.create_string_buffer(1024)
+    if _library().pysoft_model_checksum(_c_text(text, name), out, len(out)) < 0:
+        raise ModelError(f"model file {name}: {out.value.decode('utf-8', 'replace')}")
+    return out.value.decode()
+
+
+def add_checksum(path):
+    """Give a model file written before model version 2 its checksum, in place (atomically);
+    returns the checksum.  For a file whose numbers you trust: the checksum certifies that
+    they are the numbers the file held when it was added, not that they are right."""
+    text = read_model_bytes(path)
+    try:
+        d = json.loads(_c_text(text, path).decode("utf-8"))
+    except ValueError as e:
+        raise ModelError(f"model file {path} is not valid JSON: {e}")
+    if not isinstance(d, dict) or d.get("format") != MODEL_FORMAT:
+        raise ModelError(f"{path} is not a pysoft softness model")
+    if "checksum" in d:
+        raise ModelError(f"model file {path} already has a checksum; a model whose numbers do not match "
+                         f"it is not repaired by a new one: re-train it")
+    d["checksum"] = model_checksum(text, path)
+    d["version"] = MODEL_VERSION
+    new = json.dumps(d, indent=1)
+    check_model_text(new.encode(), path)
+    _atomic_write(path, lambda fh: fh.write(new), binary=False)
+    return d["checksum"]
 
 
 def _atomic_write(path, write, binary):

@@ -13,7 +13,7 @@ stage          per       LAMMPS input (inputs/)           writes (in RUN_DIR/STA
 =============  ========  ===============================  ========================================
 quench         pressure  in.quench                        glass.data, log.lammps ("quench result:")
 nvt            pressure  in.nvt300                        traj_PxGPa.lammpstrj[.gz]: 300 K trajectory
-train          run       (pysoft train, a child process)  model.json, model.joblib, model_phop.png,
+train          run       (pysoft train, a child process)  model.json, model_phop.png,
                                                                 model_learning_curve.png
 planestrain    pressure  in.tension.planestrain           planestrain.txt, series.jsonl
 planestress    pressure  in.tension.planestress           planestress.txt
@@ -315,21 +315,18 @@ class Train(Stage):
             if "too few events" in msg:
                 hint = " (config keys: nvt.time, train.hop_threshold, train.calm_threshold, train.min_events)"
             raise RunError(f"{task.label} failed: {msg}{hint}; log {log}")
-        from pysoft.model import MODEL_FORMAT
+        from pysoft.model import ModelError, SoftnessModel
 
         try:
-            with open(os.path.join(d, "model.json")) as fh:
-                model = json.load(fh)
-        except (OSError, ValueError) as e:
-            raise RunError(f"{task.label}: model.json missing or unreadable: {e}")
-        if model.get("format") != MODEL_FORMAT or not os.path.isfile(os.path.join(d, "model.joblib")):
-            raise RunError(f"{task.label}: model.json is not a complete pysoft model")
+            _, model = SoftnessModel.load(os.path.join(d, "model.json"))
+        except ModelError as e:
+            raise RunError(f"{task.label}: {e}")
         m, prov = model.get("metrics", {}), model.get("provenance", {})
         hold = m.get("holdout") or {}
         result = {"events": prov.get("events"), "cv_accuracy": m.get("cv_accuracy"), "C": m.get("C"),
                   "holdout_test": hold.get("test"), "holdout_balanced": hold.get("balanced_accuracy"),
                   "holdout_baseline": hold.get("majority_baseline"), "n_samples": m.get("n_samples")}
-        outputs = {"model": "model.json", "joblib": "model.joblib", "log": "train.log"}
+        outputs = {"model": "model.json", "log": "train.log"}
         for key, name in (("phop_figure", "model_phop.png"), ("learning_curve_figure", "model_learning_curve.png")):
             if os.path.isfile(os.path.join(d, name)):
                 outputs[key] = name
@@ -368,8 +365,12 @@ class PlaneStrain(Stage):
         if analysis_on(cfg) and model is not None:
             if not os.path.isfile(model):
                 raise RunError(f"model: {model} does not exist")
-            if not os.path.isfile(os.path.splitext(model)[0] + ".joblib"):
-                raise RunError(f"model: {model} has no .joblib beside it (write it with pysoft train)")
+            from pysoft.model import ModelError, SoftnessModel
+
+            try:
+                SoftnessModel.load(model)           # JSON only: the checks of compute softness
+            except ModelError as e:
+                raise RunError(f"model: {e}")
 
     def cost(self, cfg, natoms):
         ps = cfg["planestrain"]

@@ -19,7 +19,7 @@ doc/method.md section 6, in four steps:
    learning curve and the accuracy at other hop thresholds follow.  The shipped model
    (:class:`pysoft.model.SoftnessModel`) has that C and is fitted on all the drawn events.
 
-The model is written only at the end, atomically (JSON and joblib), so a failed run leaves no
+The model is written only at the end, atomically (one JSON file), so a failed run leaves no
 model file behind.
 """
 
@@ -72,7 +72,7 @@ class DumpSource:
 
 
 def train(paths, settings, out, source=None):
-    """Train a model from dumps `paths`; write `out` (JSON) and its joblib; return the dict.
+    """Train a model from dumps `paths`; write `out` (JSON); return the dict.
 
     `source` reads the labels and features: :class:`DumpSource` (default) or
     :class:`pysoft.samples.SampleFiles` for the datasets of the in-run sampler.
@@ -132,10 +132,14 @@ def train(paths, settings, out, source=None):
         "versions": versions(), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "wall_seconds": round(time.perf_counter() - t_start, 2),
     }
+    from pysoft.model import ModelError
+
     try:
         final.save(out, spec=spec, metrics=metrics, provenance=provenance, feature_labels=labels)
     except OSError as e:            # the folder was probed at the start; it can still fill up
         raise TrainError(f"cannot write the model {out}: {e.strerror or e}")
+    except ModelError as e:         # a fit the plugin would refuse (all-zero coefficients, say)
+        raise TrainError(f"cannot write the model {out}: {e}")
     report(metrics, provenance, settings)
     for name, plot in (("phop", lambda path: plot_phop(samples, settings, path)),
                        ("learning curve", lambda path: plot_learning_curve(metrics["learning_curve"], path))):
@@ -150,9 +154,7 @@ def train(paths, settings, out, source=None):
 
 def output_files(out):
     """Every file training writes for the model path `out`."""
-    from pysoft.model import joblib_path
-
-    return [out, joblib_path(out), figure_path(out, "phop"), figure_path(out, "learning curve")]
+    return [out, figure_path(out, "phop"), figure_path(out, "learning curve")]
 
 
 def figure_path(out, name):

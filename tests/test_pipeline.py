@@ -253,8 +253,8 @@ def test_resume_skips_finished_stages_and_redoes_the_interrupted_one(tmp_path, t
     assert out.count("done earlier") == 4
     train = done(run, "train")
     assert train["result"]["events"]["rearranging"] >= 5
-    for name in ("model.json", "model.joblib"):
-        assert os.path.isfile(os.path.join(run, "train", name))
+    assert os.path.isfile(os.path.join(run, "train", "model.json"))
+    assert not os.path.exists(os.path.join(run, "train", "model.joblib"))     # JSON only (issue 22)
     ss = os.path.join(run, "planestrain", "P4GPa", "planestrain.txt")
     rows = [ln for ln in open(ss) if ln.strip() and not ln.startswith("#")]
     assert [int(r.split()[0]) for r in rows] == [0, 1, 2]
@@ -265,9 +265,14 @@ def test_resume_skips_finished_stages_and_redoes_the_interrupted_one(tmp_path, t
     markers = {s: done(run, s) for s in ("quench/P0GPa", "nvt/P4GPa", "train", "planestrain/P0GPa")}
     times = {s: stamp(run, s, "done.json") for s in markers}
 
+    # a crafted pickle where older versions wrote model.joblib is never unpickled
+    from test_model_file import plant_pickle
+
+    plant_pickle(os.path.join(run, "train", "model.json"), os.path.join(run, "pwned"))
     rc, out, err = run_cli(["run", tiny_config, "--out", run], capsys)
     assert rc == 0, err
     assert out.count("done earlier") == 7 and "started" not in out
+    assert not os.path.exists(os.path.join(run, "pwned"))
     assert {s: done(run, s) for s in markers} == markers
     assert {s: stamp(run, s, "done.json") for s in markers} == times
     assert [ln for ln in open(ss) if ln.strip() and not ln.startswith("#")] == rows

@@ -70,18 +70,22 @@ def train_args(paths, out, *extra):
 
 @pytest.fixture(scope="module")
 def trained(trajectories):
+    from test_model_file import plant_pickle
+
     d, tr = trajectories
     paths = [tr[0][0], tr[1][0]]
+    plant_pickle(d / "model.json", d / "pwned")           # a crafted pickle where the joblib was
     proc = pysoft(*train_args(paths, d / "model.json"), cwd=d)
     assert proc.returncode == 0, proc.stderr
+    assert not (d / "pwned").exists()                      # never unpickled
     return d, proc, json.loads((d / "model.json").read_text())
 
 
 def test_train_writes_model_report_and_figure(trained):
     d, proc, model = trained
-    assert (d / "model.joblib").exists() and (d / "model_phop.png").exists()
+    assert (d / "model_phop.png").exists()
     assert (d / "model_learning_curve.png").stat().st_size > 10000
-    for key in ("spec", "mean", "scale", "coef", "intercept", "metrics", "provenance", "feature_labels"):
+    for key in ("spec", "mean", "scale", "coef", "intercept", "metrics", "provenance", "feature_labels", "checksum"):
         assert key in model
     assert len(model["coef"]) == 150 and model["spec"]["species"] == ["Al", "O"]
     m = model["metrics"]
@@ -254,19 +258,16 @@ def test_atom_type_beyond_types_in_a_later_frame(tmp_path, trajectories):
     assert_fails(proc, tmp_path / "m.json", f"timestep {40 * SPACING} has atom type 3")
 
 
-@pytest.mark.parametrize("how", ["same name", "hard link", "joblib beside it"])
+@pytest.mark.parametrize("how", ["same name", "hard link"])
 def test_output_that_is_an_input_is_refused(tmp_path, trajectories, how):
     _, tr = trajectories
     a, b = tmp_path / "a.dump", tmp_path / "b.dump"
     a.write_bytes(open(tr[0][0], "rb").read())
     b.write_bytes(open(tr[1][0], "rb").read())
     before = b.read_bytes()
-    out = {"same name": b, "hard link": tmp_path / "link.json", "joblib beside it": tmp_path / "b.json"}[how]
+    out = {"same name": b, "hard link": tmp_path / "link.json"}[how]
     if how == "hard link":
         os.link(b, out)
-    if how == "joblib beside it":
-        os.replace(b, tmp_path / "b.joblib")
-        b = tmp_path / "b.joblib"
     proc = pysoft(*train_args([a, b], out), cwd=tmp_path)
     assert_one_line(proc, "is the input trajectory")
     assert b.read_bytes() == before

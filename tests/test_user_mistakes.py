@@ -67,7 +67,7 @@ rng = random.Random(seed)
 
 from pysoft.config import ConfigError, load_config
 from pysoft.dump import DumpError, read_dump, read_timesteps
-from pysoft.model import SoftnessModel
+from pysoft.model import ModelError as PythonModelError, SoftnessModel
 from pysoft.plugin import PLUGIN_DIR
 from pysoft.spec import SpecError, load_spec, ncols, spec_path
 
@@ -211,11 +211,19 @@ class ModelError(Exception):
 
 
 def read_model(path):
+    """The plugin's reader, and SoftnessModel.load: a model the plugin refuses (damaged field,
+    stale checksum) Python refuses too, in one line."""
     with open(path, "rb") as fh:
         text = fh.read()
     err = ctypes.create_string_buffer(512)
     n = lib.pysoft_model_ncols(text, err, len(err))
+    try:
+        python = SoftnessModel.load(path)[0].n_features_in_
+    except PythonModelError as e:
+        python = str(e)
+        assert "\n" not in python, "Python's refusal is not one line"
     if n < 0:
+        assert isinstance(python, str), "Python accepts a model that the plugin refuses"
         raise ModelError(err.value.decode("utf-8", "replace"))
     assert n == 150, n
 
