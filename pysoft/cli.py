@@ -146,6 +146,10 @@ class TrainCommand:
         grid = ",".join(f"{c:g}" for c in d.C_grid)
         parser.add_argument("--C", default=grid, help=f"SVM C values to cross-validate ({grid})")
         parser.add_argument("--folds", type=int, default=d.folds, help=f"grouped cross-validation folds ({d.folds})")
+        also = " ".join(f"{t:g}" for t in d.also_thresholds)
+        parser.add_argument("--also-threshold", type=float, nargs="*", default=None, metavar="A2",
+                            help=f"also evaluate at these higher hop thresholds, Å^2, from the same events "
+                                 f"(default {also}; none: give the option alone)")
         parser.add_argument("--quiet", action="store_true", help="no progress or report")
 
     @staticmethod
@@ -168,6 +172,12 @@ class TrainCommand:
             raise CLIError("--calm-threshold must not exceed --hop-threshold")
         if args.folds < 2:
             raise CLIError("--folds must be at least 2")
+        also = TrainSettings.also_thresholds if args.also_threshold is None else tuple(args.also_threshold)
+        if args.also_threshold is not None:
+            for t in also:
+                if not t > args.hop_threshold:
+                    raise CLIError(f"--also-threshold {t:g} must exceed --hop-threshold {args.hop_threshold:g} "
+                                   f"(its events are the drawn ones with a higher phop peak)")
         if not 0 < args.calm_fraction <= 1:
             raise CLIError(f"--calm-fraction must be in (0, 1], got {args.calm_fraction}")
         if bool(args.trajectories) == bool(args.samples):
@@ -181,7 +191,7 @@ class TrainCommand:
                                  dt=args.dt, hop_threshold=args.hop_threshold, calm_threshold=args.calm_threshold,
                                  calm_fraction=args.calm_fraction,
                                  per_class=args.per_class, min_events=args.min_events, seed=args.seed,
-                                 C_grid=C_grid, folds=args.folds, progress=not args.quiet)
+                                 C_grid=C_grid, folds=args.folds, also_thresholds=also, progress=not args.quiet)
         try:
             source = None
             if args.samples:

@@ -103,6 +103,9 @@ SCHEMA = {
         seed=Key("int", _TRAIN.seed, "seed of the balanced draw and the splits", minimum=0),
         C=Key("floats", list(_TRAIN.C_grid), "SVM C values to cross-validate", minimum=0.0, strict_minimum=True),
         folds=Key("int", _TRAIN.folds, "grouped cross-validation folds", minimum=2),
+        also_thresholds=Key("floats", list(_TRAIN.also_thresholds), "higher hop thresholds, Å^2, at which the "
+                            "held-out accuracy is also reported (the drawn events with a higher phop peak)",
+                            minimum=0.0, strict_minimum=True),
     ),
     "planestrain": _section(
         nx=Key("int", 2, "copies of the glass along x", minimum=1),

@@ -265,18 +265,19 @@ def _parse_rows(payload, n, ncols):
     return Rows(kind.astype(np.int8), ids, frame, phop, feats), hist
 
 
-def labelled_pairs(ds):
+def labelled_pairs(ds, with_phop=False):
     """The events and the features of a dataset, in the order of :class:`pysoft.phop.Events`.
 
     Returns ``(events, hop_features, calm_features)``: an Events whose atom rows index
-    ``ds.ids``, and the feature rows of its rearranging and calm pairs.
+    ``ds.ids``, and the feature rows of its rearranging and calm pairs; with `with_phop`, also
+    the phop peak of each rearranging event (Å^2), in the same order.
     """
     from pysoft.phop import Events
 
     r = ds.rows
     ncols = r.features.shape[1]
     hop = r.kind == HOP
-    h_id, h_frame, h_feat = r.ids[hop], r.frame[hop], r.features[hop]
+    h_id, h_frame, h_feat, h_phop = r.ids[hop], r.frame[hop], r.features[hop], r.phop[hop]
     close = np.flatnonzero(r.kind == CLOSE)
     if len(close):
         pending = np.flatnonzero(r.kind == PENDING)
@@ -288,6 +289,7 @@ def labelled_pairs(ds):
             raise SamplesError(f"{ds.path}: a closed phop peak has no stored features: the file is damaged")
         h_id = np.concatenate([h_id, r.ids[close]])
         h_frame = np.concatenate([h_frame, r.frame[close]])
+        h_phop = np.concatenate([h_phop, r.phop[close]])
         h_feat = np.concatenate([h_feat, r.features[src]]) if len(h_feat) else r.features[src]
     calm = r.kind == CALM
     c_id, c_frame, c_feat = r.ids[calm], r.frame[calm], r.features[calm]
@@ -302,7 +304,8 @@ def labelled_pairs(ds):
     ev = Events(h_frame[ho].astype(np.int32), h_atom[ho].astype(np.int32), c_frame[co].astype(np.int32),
                 c_atom[co].astype(np.int32), float(hd["hop_threshold"]), float(hd["calm_threshold"]),
                 int(hd["half_window"]))
-    return ev, h_feat[ho].reshape(-1, ncols), c_feat[co].reshape(-1, ncols)
+    out = (ev, h_feat[ho].reshape(-1, ncols), c_feat[co].reshape(-1, ncols))
+    return out + (h_phop[ho],) if with_phop else out
 
 
 class SampleFiles:
@@ -357,12 +360,12 @@ class SampleFiles:
                 print(f"pysoft train: {p}: a torn last block (a killed run) was skipped; {ds.nframes} frames used",
                       file=sys.stderr, flush=True)
             try:
-                ev, hop_x, calm_x = labelled_pairs(ds)
+                ev, hop_x, calm_x, hop_phop = labelled_pairs(ds, with_phop=True)
             except SamplesError as e:
                 raise TrainError(str(e))
             self._features.append((hop_x, calm_x))
             out.append(Sample(p, ds.nframes, int(hd["half_window"]), ds.ids, np.arange(len(ds.ids)),
-                              ds.phop_hist, ev))
+                              ds.phop_hist, ev, hop_phop))
         return out
 
     def features(self, samples, draw, types, spec_file, spec, settings):

@@ -13,7 +13,8 @@ stage          per       LAMMPS input (inputs/)           writes (in RUN_DIR/STA
 =============  ========  ===============================  ========================================
 quench         pressure  in.quench                        glass.data, log.lammps ("quench result:")
 nvt            pressure  in.nvt300                        traj_PxGPa.lammpstrj[.gz]: 300 K trajectory
-train          run       (pysoft train, a child process)  model.json, model_phop.png
+train          run       (pysoft train, a child process)  model.json, model_phop.png,
+                                                                model_learning_curve.png
 planestrain    pressure  in.tension.planestrain           planestrain.txt, series.jsonl
 planestress    pressure  in.tension.planestress           planestress.txt
 report         run       (pysoft.report)                  report/index.html (always rebuilt)
@@ -298,6 +299,8 @@ class Train(Stage):
                "--hop-threshold", fmt_var(tr["hop_threshold"]), "--calm-threshold", fmt_var(tr["calm_threshold"]),
                "--min-events", str(tr["min_events"]), "--seed", str(tr["seed"]),
                "--C", ",".join(fmt_var(c) for c in tr["C"]), "--folds", str(tr["folds"])]
+        also = [t for t in tr["also_thresholds"] if t > tr["hop_threshold"]]
+        cmd += ["--also-threshold", *(fmt_var(t) for t in also)]
         if tr["per_class"] is not None:
             cmd += ["--per-class", str(tr["per_class"])]
         pipe._write_command(d, cmd)
@@ -319,17 +322,22 @@ class Train(Stage):
         except ModelError as e:
             raise RunError(f"{task.label}: {e}")
         m, prov = model.get("metrics", {}), model.get("provenance", {})
+        hold = m.get("holdout") or {}
         result = {"events": prov.get("events"), "cv_accuracy": m.get("cv_accuracy"), "C": m.get("C"),
-                  "holdout_test": (m.get("holdout") or {}).get("test"), "n_samples": m.get("n_samples")}
+                  "holdout_test": hold.get("test"), "holdout_balanced": hold.get("balanced_accuracy"),
+                  "holdout_baseline": hold.get("majority_baseline"), "n_samples": m.get("n_samples")}
         outputs = {"model": "model.json", "log": "train.log"}
-        if os.path.isfile(os.path.join(d, "model_phop.png")):
-            outputs["phop_figure"] = "model_phop.png"
+        for key, name in (("phop_figure", "model_phop.png"), ("learning_curve_figure", "model_learning_curve.png")):
+            if os.path.isfile(os.path.join(d, name)):
+                outputs[key] = name
         return outputs, result
 
     def summary(self, r):
         ev = r.get("events") or {}
+        base = r.get("holdout_baseline")
         return (f": {ev.get('rearranging', '?')} rearranging events, CV accuracy {r['cv_accuracy']:.3f}, "
-                f"held-out test {r['holdout_test']:.3f}")
+                f"held-out test {r['holdout_test']:.3f}"
+                + (f" (majority baseline {base:.3f})" if base is not None else ""))
 
 
 class PlaneStrain(Stage):

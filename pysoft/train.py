@@ -12,11 +12,12 @@ doc/method.md section 6, in four steps:
 3. **features** of the drawn (atom, frame) pairs from the plugin's ``compute structure/atom`` on
    that frame, in a second pass over the dump, so that training features and in-run features are
    the same numbers;
-4. **model**: standardized features and a linear SVM (:class:`pysoft.model.SoftnessModel`); C is
-   chosen by cross-validation with folds grouped by atom (sample, atom id), so that no atom is in
-   both the training and the test part.  Also reported: a held-out grouped test split, a time
-   split (per sample and class, the earliest 80 % of the labelled pairs train, the latest 20 % test), leave-one-sample-out, and radial-only vs
-   all features.
+4. **evaluation and model** (:mod:`pysoft.evaluation`): the held-out atoms (20 %, stratified by
+   class, grouped by atom) are split off first; C is chosen by grouped cross-validation on the
+   training atoms only; the held-out accuracy, balanced accuracy, class counts and majority
+   baseline, a time split at one cut, leave-one-sample-out, radial-only vs all features, a
+   learning curve and the accuracy at other hop thresholds follow.  The shipped model
+   (:class:`pysoft.model.SoftnessModel`) has that C and is fitted on all the drawn events.
 
 The model is written only at the end, atomically (one JSON file), so a failed run leaves no
 model file behind.
@@ -50,6 +51,7 @@ class Sample:
     rows: np.ndarray             # centre atoms' rows in the id-sorted frame
     phop_hist: np.ndarray        # histogram of phop values (for the figure)
     events: object
+    hop_phop: np.ndarray = None  # phop peak of each rearranging event (Å^2), in the events' order
 
 
 PHOP_BINS = np.logspace(-4, 1.5, 111)
@@ -145,6 +147,7 @@ def train(paths, settings, out, source=None):
     labels = column_labels(spec)
 
     metrics = evaluate(X, y, groups, draw, samples, spec, settings)
+    # the shipped model: C from the CV on the training atoms, fitted on every drawn event
     final = SoftnessModel(C=metrics["C"]).fit(X, y)
     metrics["train_accuracy_all"] = float(final.score(X, y))
     provenance = {
@@ -155,6 +158,7 @@ def train(paths, settings, out, source=None):
         "hop_threshold_A2": settings.hop_threshold, "calm_threshold_A2": settings.calm_threshold,
         "calm_fraction": settings.calm_fraction,
         "per_class": int(len(y) // 2), "seed": settings.seed, "C_grid": list(settings.C_grid),
+        "also_thresholds_A2": [float(t) for t in settings.also_thresholds],
         "folds": settings.folds, "events": {"rearranging": int(n_hop), "non_rearranging": int(n_calm)},
         "versions": versions(), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "wall_seconds": round(time.perf_counter() - t_start, 2),
@@ -168,16 +172,25 @@ def train(paths, settings, out, source=None):
     except ModelError as e:         # a fit the plugin would refuse (all-zero coefficients, say)
         raise TrainError(f"cannot write the model {out}: {e}")
     report(metrics, provenance, settings)
-    try:
-        plot_phop(samples, settings, os.path.splitext(out)[0] + "_phop.png")
-    except Exception as e:          # a figure must never cost the model
-        say(settings, f"(phop figure not written: {e})")
+    for name, plot in (("phop", lambda path: plot_phop(samples, settings, path)),
+                       ("learning curve", lambda path: plot_learning_curve(metrics["learning_curve"], path))):
+        path = figure_path(out, name)
+        try:
+            plot(path)
+            say(settings, f"figure: {path}")
+        except Exception as e:      # a figure must never cost the model
+            say(settings, f"({name} figure not written: {e})")
     return {"metrics": metrics, "provenance": provenance}
 
 
 def output_files(out):
     """Every file training writes for the model path `out`."""
-    return [out, os.path.splitext(out)[0] + "_phop.png"]
+    return [out, figure_path(out, "phop"), figure_path(out, "learning curve")]
+
+
+def figure_path(out, name):
+    """The figures beside the model `out`: ``model_phop.png``, ``model_learning_curve.png``."""
+    return os.path.splitext(out)[0] + "_" + name.replace(" ", "_") + ".png"
 
 
 def check_output(out, paths):
@@ -285,7 +298,9 @@ def scan_sample(path, settings, centre_types):
                       calm_threshold=settings.calm_threshold)
     ev = calm_candidates(ev, ids, timesteps, settings.calm_fraction)
     hist, _ = np.histogram(np.clip(values, PHOP_BINS[0], PHOP_BINS[-1]), bins=PHOP_BINS)
-    return Sample(path, nframes, h, ids, rows, hist, ev)
+    # row t - h of values is frame t (label_events' first = h)
+    peak = values[ev.rearranging_frame - h, ev.rearranging_atom]
+    return Sample(path, nframes, h, ids, rows, hist, ev, peak)
 
 
 # -- pass 2: features of the drawn pairs -----------------------------------------------------
@@ -415,91 +430,82 @@ def features_of_draw(samples, draw, types, spec_file, spec, settings):
 
 
 def evaluate(X, y, groups, draw, samples, spec, settings):
-    from sklearn.model_selection import GroupKFold, GroupShuffleSplit
-
-    from pysoft.model import SoftnessModel
+    """The nested evaluation of :mod:`pysoft.evaluation` on the drawn events."""
+    from pysoft.evaluation import EvaluationError
+    from pysoft.evaluation import evaluate as nested
     from pysoft.spec import radial_ncols
 
-    n_groups = len(np.unique(groups))
-    folds = min(settings.folds, n_groups)
-    if folds < 2:
-        raise TrainError(f"only {n_groups} distinct atom(s) among the events: cross-validation needs 2 or more")
-    cv = GroupKFold(n_splits=folds)
-    cv_table = []
-    for C in settings.C_grid:
-        acc = [SoftnessModel(C=C).fit(X[tr], y[tr]).score(X[te], y[te]) for tr, te in cv.split(X, y, groups)]
-        cv_table.append({"C": float(C), "mean": float(np.mean(acc)), "std": float(np.std(acc))})
-    best = max(cv_table, key=lambda r: (r["mean"], -abs(np.log10(r["C"]))))
-    C = best["C"]
-    m = {"C": C, "cv": cv_table, "cv_accuracy": best["mean"], "cv_std": best["std"], "folds": folds,
-         "n_samples": int(len(y)), "n_features": int(X.shape[1])}
+    try:
+        return nested(X, y, groups, draw.frame, draw.sample, [os.path.basename(s.path) for s in samples],
+                      radial_ncols(spec), settings, peak_phop=peak_phop_of(draw, samples))
+    except EvaluationError as e:
+        raise TrainError(str(e))
 
-    tr, te = next(GroupShuffleSplit(n_splits=1, test_size=0.2, random_state=settings.seed).split(X, y, groups))
-    model = SoftnessModel(C=C).fit(X[tr], y[tr])
-    m["holdout"] = {"train": float(model.score(X[tr], y[tr])), "test": float(model.score(X[te], y[te])),
-                    "n_train": int(len(tr)), "n_test": int(len(te))}
 
-    # time split: within each sample and class, the earliest 80 % of the labelled pairs train and
-    # the latest 20 % test. Per class, because the two labels cover different frame ranges (a calm
-    # pair needs tR of phop on both sides, a hop only its own phop window), so a cut at one frame
-    # would leave the late side with hops only.
-    late = np.zeros(len(y), dtype=bool)
-    for s in np.unique(draw.sample):
-        for c in (0, 1):
-            idx = np.flatnonzero((draw.sample == s) & (y == c))
-            idx = idx[np.argsort(draw.frame[idx], kind="stable")]
-            late[idx[int(np.ceil(0.8 * len(idx))):]] = True
-    early = ~late
-    if len(np.unique(y[early])) == 2 and len(np.unique(y[late])) == 2:
-        model = SoftnessModel(C=C).fit(X[early], y[early])
-        m["time_split"] = {"train": float(model.score(X[early], y[early])), "test": float(model.score(X[late], y[late])),
-                           "n_train": int(early.sum()), "n_test": int(late.sum())}
-    else:
-        m["time_split"] = {"note": "too few events of a class for an 80/20 time split"}
+def peak_phop_of(draw, samples):
+    """The phop peak of each drawn rearranging event (NaN for calm pairs); None when a source has none."""
+    peak = np.full(len(draw.label), np.nan)
+    for s, sample in enumerate(samples):
+        if sample.hop_phop is None:
+            return None
+        ev = sample.events
+        mine = np.flatnonzero((draw.sample == s) & (draw.label == 1))
+        # events are sorted by frame then atom: find each drawn one by its key
+        natoms = len(sample.ids)
+        keys = ev.rearranging_frame.astype(np.int64) * natoms + ev.rearranging_atom
+        peak[mine] = sample.hop_phop[np.searchsorted(keys, draw.frame[mine] * natoms + draw.atom[mine])]
+    return peak
 
-    # leave one sample out (the paper's Table S1 by pressure)
-    loso = []
-    if len(samples) > 1:
-        for s, sample in enumerate(samples):
-            test, train_ = draw.sample == s, draw.sample != s
-            if len(np.unique(y[test])) < 2 or len(np.unique(y[train_])) < 2:
-                loso.append({"test": os.path.basename(sample.path), "note": "one class missing"})
-                continue
-            model = SoftnessModel(C=C).fit(X[train_], y[train_])
-            loso.append({"test": os.path.basename(sample.path), "accuracy": float(model.score(X[test], y[test])),
-                         "n_test": int(test.sum())})
-    m["leave_one_sample_out"] = loso
 
-    # radial only vs all features
-    nrad = radial_ncols(spec)
-    acc = [SoftnessModel(C=C).fit(X[tr_, :nrad], y[tr_]).score(X[te_, :nrad], y[te_])
-           for tr_, te_ in cv.split(X, y, groups)]
-    m["radial_only_cv_accuracy"] = float(np.mean(acc))
-    m["all_features_cv_accuracy"] = best["mean"]
-    return m
+def _split_line(name, sp):
+    if "test" not in sp:
+        return f"{name}: {sp.get('note', '-')}"
+    c = sp["test_counts"]
+    return (f"{name:<26}train {sp['train']:.3f}  test {sp['test']:.3f} ± {sp['standard_error']:.3f}, balanced "
+            f"{sp['balanced_accuracy']:.3f}, majority baseline {sp['majority_baseline']:.3f} "
+            f"({c['rearranging']} rearranging + {c['non_rearranging']} non-rearranging test events)")
 
 
 def report(metrics, provenance, settings):
     if not settings.progress:
         return
     print()
-    print(f"{'C':>8} {'grouped CV accuracy':>22}")
+    print(f"{'C':>8} {'grouped CV accuracy on the training atoms':>42}")
     for r in metrics["cv"]:
         mark = "  <- chosen" if r["C"] == metrics["C"] else ""
-        print(f"{r['C']:>8g} {r['mean']:>14.3f} ± {r['std']:.3f}{mark}")
-    for name, key in (("held-out atoms (20 %):", "holdout"), ("time split (80/20 %):", "time_split")):
-        sp = metrics[key]
-        if "test" in sp:
-            print(f"{name:<24}train {sp['train']:.3f}  test {sp['test']:.3f}  ({sp['n_test']} test events)")
-        else:
-            print(f"{name.split(' (')[0]}: {sp['note']}")
-    print(f"radial only:            CV {metrics['radial_only_cv_accuracy']:.3f}   "
+        print(f"{r['C']:>8g} {r['mean']:>34.3f} ± {r['std']:.3f}{mark}")
+    h = metrics["holdout"]
+    print(_split_line(f"held-out ({h['n_atoms_test']} atoms):", h))
+    ts = metrics["time_split"]
+    print(_split_line("time split:", ts) + (f"; cut at frame {ts['cut_frame']}, {ts['dropped_from_training']} "
+                                             f"earlier events of atoms seen after it not trained on"
+                                             if "cut_frame" in ts else ""))
+    print(f"radial only:               CV {metrics['radial_only_cv_accuracy']:.3f}   "
           f"radial + angular: CV {metrics['all_features_cv_accuracy']:.3f}")
     for r in metrics["leave_one_sample_out"]:
         if "accuracy" in r:
-            print(f"leave out {r['test']}: test {r['accuracy']:.3f} ({r['n_test']} events)")
+            print(f"leave out {r['test']}: test {r['accuracy']:.3f}, balanced {r['balanced_accuracy']:.3f}, "
+                  f"majority baseline {r['majority_baseline']:.3f} ({r['n_test']} events)")
         else:
             print(f"leave out {r['test']}: {r['note']}")
+    lc = metrics["learning_curve"]
+    print("learning curve: held-out accuracy, mean [2.5-97.5 %] over random subsets of the training atoms")
+    for p in lc["points"]:
+        print(f"  {p['n_train']:>8.0f} training events: {p['mean']:.3f} [{p['low']:.3f}-{p['high']:.3f}]")
+    if "end_slope" in lc:
+        sl = lc["end_slope"]
+        se = sl["standard_error"]
+        print(f"  at its end: {sl['per_doubling']:+.3f} ± {se:.3f} per doubling of the training events "
+              f"({'still rising' if sl['per_doubling'] - 2 * se > 0 else 'flat within 2 standard errors'})")
+    for r in metrics["other_thresholds"]:
+        if "holdout" in r:
+            hh = r["holdout"]
+            print(f"hop threshold {r['hop_threshold_A2']:g} Å^2: {r['rearranging']} rearranging events; held-out "
+                  f"{hh['test']:.3f} ± {hh['standard_error']:.3f} (balanced {hh['balanced_accuracy']:.3f}, "
+                  f"{hh['n_test']} events), CV {r['cv_accuracy']:.3f}, C {r['C']:g}")
+        else:
+            print(f"hop threshold {r['hop_threshold_A2']:g} Å^2: {r['note']}")
+    print(f"model: {metrics['final_model']}; training accuracy {metrics['train_accuracy_all']:.3f}")
     print(f"{metrics['n_samples']} events ({metrics['n_samples'] // 2} per class), {metrics['n_features']} features, "
           f"{provenance['wall_seconds']:.1f} s")
 
@@ -526,4 +532,13 @@ def plot_phop(samples, settings, path):
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
-    say(settings, f"figure: {path}")
+
+
+def plot_learning_curve(curve, path):
+    from pysoft.training_report import learning_curve_figure
+
+    fig = learning_curve_figure(curve)
+    fig.savefig(path, dpi=110)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)

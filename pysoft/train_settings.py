@@ -25,5 +25,6 @@ class TrainSettings:
     seed: int = 0
     C_grid: tuple = (0.01, 0.1, 1.0, 10.0)
     folds: int = 5
+    also_thresholds: tuple = (0.5,)    # Å^2: held-out accuracy also at these hop thresholds (the paper's 0.5)
     progress: bool = True
     extra: dict = field(default_factory=dict)

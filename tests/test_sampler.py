@@ -208,7 +208,8 @@ def test_train_samples_equals_train_dump(sampled):
     # the features differ by ~1e-13; the SVM solver stops at its own tolerance, so the
     # coefficients agree to that tolerance, and every accuracy of the tables exactly
     np.testing.assert_allclose(ma["coef"], mb["coef"], rtol=0, atol=1e-4)
-    for key in ("cv", "holdout", "time_split", "radial_only_cv_accuracy", "n_samples"):
+    for key in ("cv", "holdout", "time_split", "radial_only_cv_accuracy", "n_samples", "learning_curve",
+                "other_thresholds"):
         assert ma["metrics"][key] == mb["metrics"][key], key
     # the printed tables, less the wall time
     strip = lambda out: [ln for ln in out.splitlines() if "C" in ln or "split" in ln or "held-out" in ln]  # noqa: E731

@@ -84,6 +84,7 @@ def trained(trajectories):
 def test_train_writes_model_report_and_figure(trained):
     d, proc, model = trained
     assert (d / "model_phop.png").exists()
+    assert (d / "model_learning_curve.png").stat().st_size > 10000
     for key in ("spec", "mean", "scale", "coef", "intercept", "metrics", "provenance", "feature_labels", "checksum"):
         assert key in model
     assert len(model["coef"]) == 150 and model["spec"]["species"] == ["Al", "O"]
@@ -93,11 +94,25 @@ def test_train_writes_model_report_and_figure(trained):
     assert m["n_samples"] == 120
     # well above chance (0.5) on 120 events; the structure signal is planted, not perfect
     assert m["cv_accuracy"] > 0.65 and m["holdout"]["test"] > 0.6
-    # time split per sample and class: the latest fifth of each (about 6 of 30) test
-    assert 20 <= m["time_split"]["n_test"] <= 26 and m["time_split"]["n_train"] + m["time_split"]["n_test"] == 120
-    assert len(m["leave_one_sample_out"]) == 2
+    # the held-out fifth of the atoms, both classes, with the figures beside its accuracy
+    h = m["holdout"]
+    assert h["n_train"] + h["n_test"] == 120 and sum(h["test_counts"].values()) == h["n_test"]
+    assert h["majority_baseline"] >= 0.5 and 0 < h["balanced_accuracy"] <= 1 and 0 < h["train"] <= 1
+    assert m["cv_on"].startswith("the training atoms")
+    # time split at one cut: about the latest fifth of the events test
+    ts = m["time_split"]
+    assert 18 <= ts["n_test"] <= 40 and ts["n_train"] + ts["n_test"] + ts["dropped_from_training"] == 120
+    assert [r["test"] for r in m["leave_one_sample_out"]] == ["sample0.dump", "sample1.dump"]
     assert 0 < m["radial_only_cv_accuracy"] <= 1
-    assert "grouped CV accuracy" in proc.stdout and "60 rearranging" in proc.stdout
+    assert m["learning_curve"]["points"][-1]["n_train"] == h["n_train"]
+    # the planted hops are 1 Å jumps: their phop peaks are far above 0.5 Å^2, so all count there
+    (o,) = m["other_thresholds"]
+    assert o["hop_threshold_A2"] == 0.5 and o["rearranging"] == 60
+    assert "fitted on all 120 events" in m["final_model"] and m["train_accuracy_all"] > 0.5
+    out = proc.stdout
+    assert "grouped CV accuracy on the training atoms" in out and "60 rearranging" in out
+    assert "majority baseline" in out and "balanced" in out and "learning curve" in out
+    assert "hop threshold 0.5 Å^2: 60 rearranging events; held-out" in out
     assert "phop sample0.dump" in proc.stderr     # progress lines
 
 
@@ -212,6 +227,7 @@ def test_too_few_events(tmp_path, trajectories):
 def test_bad_options(tmp_path, trajectories):
     _, tr = trajectories
     for extra, expect in ((["--C", "a,b"], "--C must be"), (["--tr", "-1"], "--tr must be positive"),
+                          (["--also-threshold", "0.1"], "--also-threshold 0.1 must exceed --hop-threshold 0.2"),
                           (["--centre", "Si"], "centre species Si"), (["--spec", "none.json"], "spec file not found")):
         proc = pysoft(*train_args([tr[0][0]], tmp_path / "m.json"), *extra, cwd=tmp_path)
         assert_fails(proc, tmp_path / "m.json", expect)
