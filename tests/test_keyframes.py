@@ -7,6 +7,7 @@ refusals on their own (no LAMMPS)."""
 import gzip
 import json
 import os
+import subprocess
 
 import numpy as np
 import pytest
@@ -225,3 +226,73 @@ def test_triclinic_box_bounds_are_those_of_lammps():
     assert [float(v) for v in text[5].split()] == [0.0, 13.0, 2.0]
     assert [float(v) for v in text[6].split()] == [2.0, 11.5, -1.0]
     assert [float(v) for v in text[7].split()] == [3.0, 11.0, 0.5]
+
+
+# -- the plane-strain input ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def quenched(tmp_path_factory):
+    from test_inputs import TINY_QUENCH, run_lmp
+
+    d = tmp_path_factory.mktemp("kfquench")
+    run_lmp(d, "in.quench", {**TINY_QUENCH, "P": 4, "seed": 7, "out": "glass.data"})
+    return d / "glass.data"
+
+
+def planestrain_vars(data, model, **kw):
+    from test_inputs import INPUTS
+
+    return {"data": data, "t_eq": 0.005, "t_nvt": 0.004, "t_avg": 0.002, "de": 0.05, "miniter": 20,
+            "stop_steps": 0, "ss": "ss.txt", "model": model, "series": "series.jsonl",
+            "analysis": os.path.join(INPUTS, "pysoft_analysis.mod"), **kw}
+
+
+@pytest.mark.mpi
+def test_planestrain_input_writes_the_key_frames_of_its_stress_strain_rows(tmp_path, quenched, trained):
+    from test_inputs import read_table, run_lmp
+
+    _, model, _ = trained
+    run_lmp(tmp_path, "in.tension.planestrain", planestrain_vars(quenched, model, nsteps=4, keyframes_every=2),
+            nprocs=2)
+    sxx = read_table(tmp_path / "ss.txt")[:, 2]
+    m = read_manifest(tmp_path / "keyframes")
+    assert m["complete"] and m["lost"] == [] and m["stress_source"] == "variable sxx_k"
+    np.testing.assert_allclose([s for _, s in m["stress_history"]], sxx, atol=1e-6)
+    drops = -np.diff(sxx)
+    assert m["moments"]["peak"] == int(np.argmax(sxx)) and m["moments"]["last"] == 4
+    assert m["moments"]["drop_onset"] == (int(np.argmax(drops)) if drops.max() > 0 else None)
+    for f in m["frames"]:
+        step, _, names, cols = load(tmp_path / "keyframes" / f["file"])
+        assert len(cols["id"]) == 300 and f["strain"] == pytest.approx(0.05 * step)
+    # a second run into the same folder is one ERROR line, and the frames are still there
+    before = {f: (tmp_path / "keyframes" / f).read_bytes() for f in os.listdir(tmp_path / "keyframes")}
+    (tmp_path / "series.jsonl").unlink()
+    from test_inputs import INPUTS, LMP, POT
+
+    cmd = [LMP, "-in", os.path.join(INPUTS, "in.tension.planestrain"), "-log", "none", "-nocite", "-var", "pot", POT]
+    for k, v in planestrain_vars(quenched, model, nsteps=1, kacc="1.0e-3").items():
+        cmd += ["-var", k, str(v)]
+    proc = subprocess.run(cmd, cwd=str(tmp_path), capture_output=True, text=True, timeout=300)
+    errors = [line for line in proc.stdout.splitlines() if line.startswith("ERROR")]
+    assert len(errors) == 1 and "key frames of another run" in errors[0], proc.stdout[-2000:]
+    assert {f: (tmp_path / "keyframes" / f).read_bytes() for f in os.listdir(tmp_path / "keyframes")} == before
+
+
+@pytest.mark.mpi
+def test_planestrain_restart_continues_the_key_frames(tmp_path, quenched, trained):
+    from test_inputs import run_lmp
+
+    _, model, _ = trained
+    run_lmp(tmp_path, "in.tension.planestrain", planestrain_vars(quenched, model, nsteps=1), nprocs=2)
+    run_lmp(tmp_path, "in.tension.planestrain",
+            planestrain_vars(quenched, model, nsteps=3, restart="planestrain.restart"), nprocs=2)
+    m = read_manifest(tmp_path / "keyframes")
+    assert m["complete"] and m["restarted_at"] == 2 and m["moments"]["last"] == 3
+    assert [s for s, _ in m["stress_history"]] == [0, 1, 2, 3]
+    written = {f["step"] for f in m["frames"]}
+    # a moment before the restart whose frame was only in memory is listed as lost, never faked
+    for name in ("peak", "drop_onset", "last"):
+        step = m["moments"][name]
+        assert (step in written) != (name in m["lost"]) or step is None
+    assert sorted(os.listdir(tmp_path / "keyframes")) == sorted(["keyframes.json"] + [f["file"] for f in m["frames"]])
