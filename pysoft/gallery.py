@@ -12,6 +12,7 @@ import os
 import shutil
 import tempfile
 
+from pysoft.snapshot import keyframe_gallery_lines
 from pysoft.report import FIGURES, RunData, build_report, crack_scores, ductility, stress_drop
 
 MARKER = "<!-- written by hand below this line; pysoft report --gallery keeps it -->"
@@ -133,6 +134,7 @@ def write_gallery(run_dir, out_dir):
             lines += [f"### {title_}", "", f"![{title_}]({filename})", "", caption, ""]
         else:
             lines += [f"### {title_}", "", f"Not drawn: {summary['missing'].get(key, 'no data')}.", ""]
+    lines += keyframe_gallery_lines(pngs)
     if "train_phop.png" in pngs:
         lines += ["### Training: phop of Al over the 300 K trajectories", "", "![phop](train_phop.png)", ""]
     lines += ["", MARKER]
