@@ -74,9 +74,24 @@ def keyframe_snapshots(directory, moments=("unstrained", "peak", "drop_onset", "
     return out
 
 
-def _depth_sorted(s, mask):
-    """Projected x, z and the order that draws far atoms (small y) first."""
-    x, y, z = s.cols["x"][mask], s.cols["y"][mask], s.cols["z"][mask]
+def gap_fraction(s, width_A=2.0, window=5):
+    """Fractional x of the sparsest stretch of the bar in a frame: the centre of the `window`
+    consecutive `width_A` bins (periodic) holding the fewest atoms.  Once a crack opens, that
+    is the crack, also before it cuts the whole cross-section."""
+    lx = s.cell[0, 0]
+    nb = max(window, int(lx // width_A))
+    f = ((s.cols["x"] - s.origin[0]) / lx) % 1.0
+    counts = np.bincount(np.minimum((f * nb).astype(int), nb - 1), minlength=nb)
+    summed = sum(np.roll(counts, -k) for k in range(window))      # bins i .. i + window - 1
+    return ((int(np.argmin(summed)) + window / 2.0) / nb) % 1.0
+
+
+def _depth_sorted(s, mask, shift):
+    """Projected x (rolled by the fraction `shift` of the periodic box), z and the order that
+    draws far atoms (small y) first."""
+    lx = s.cell[0, 0]
+    x = s.origin[0] + ((s.cols["x"][mask] - s.origin[0]) / lx + shift) % 1.0 * lx
+    y, z = s.cols["y"][mask], s.cols["z"][mask]
     order = np.argsort(y, kind="stable")
     return x[order], z[order], order
 
@@ -108,13 +123,17 @@ def render(snapshots, path, title=None, dpi=110):
     panel_h = max(1.2, panel_w * zspan / xspan) + 0.45
     fig, axes = plt.subplots(len(snapshots), ncol, figsize=(panel_w * ncol + 0.9, panel_h * len(snapshots) + 0.7),
                              squeeze=False)
-    fig.subplots_adjust(left=0.06, right=0.9 if ncol == 1 else 0.92, top=1 - 0.55 / fig.get_figheight(),
+    fig.subplots_adjust(left=0.06, right=0.9 if ncol == 1 else 0.92,
+                        top=1 - (0.85 if title else 0.4) / fig.get_figheight(),
                         bottom=0.45 / fig.get_figheight(), wspace=0.12, hspace=0.45)
+    # the bar is periodic along x: roll every frame by the same fraction of its box so that the
+    # crack (the sparsest stretch of the last frame) is drawn in the middle, not cut at the box edge
+    shift = 0.5 - gap_fraction(snapshots[-1])
     cmap = matplotlib.colormaps["coolwarm"]
     tab = [c for i, c in enumerate(matplotlib.colormaps["tab10"].colors) if i != 7]
     for row, s in enumerate(snapshots):
         al = s.cols["type"] == s.centre_type
-        x, z, order = _depth_sorted(s, al)
+        x, z, order = _depth_sorted(s, al, shift)
         for col in range(ncol):
             ax = axes[row, col]
             x0, z0 = s.origin[0], s.origin[2]
@@ -141,7 +160,7 @@ def render(snapshots, path, title=None, dpi=110):
                 ax.set_title(f"high-softness clusters: {len(ids)}, largest {big} Al", fontsize=8.5, loc="left")
             ax.tick_params(labelsize=7)
             if row == len(snapshots) - 1:
-                ax.set_xlabel("x, loading axis (Å)", fontsize=8)
+                ax.set_xlabel("x, loading axis (Å; rolled, see caption)", fontsize=8)
             if col == 0:
                 ax.set_ylabel("z (Å)", fontsize=8)
     cax = fig.add_axes([0.94 if ncol == 2 else 0.92, 0.25, 0.012, 0.5])
@@ -149,7 +168,7 @@ def render(snapshots, path, title=None, dpi=110):
     cb.set_label("softness S of Al", fontsize=8)
     cb.ax.tick_params(labelsize=7)
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title, fontsize=10, y=1 - 0.15 / fig.get_figheight(), va="top")
     tmp = f"{path}.tmp{os.getpid()}.png"
     fig.savefig(tmp, dpi=dpi, metadata={"Software": None})
     plt.close(fig)
@@ -159,7 +178,8 @@ def render(snapshots, path, title=None, dpi=110):
 
 PNG_PREFIX = "fig5ab_keyframes_P"
 CAPTION = ("The bar at the key moments of the strain loop, projected along y (nearer atoms drawn over "
-           "farther ones): left, Al coloured by softness on the scale of the unstrained glass; right, "
+           "farther ones; rolled along the periodic x so that the sparsest stretch of the last step is in "
+           "the middle): left, Al coloured by softness on the scale of the unstrained glass; right, "
            "the clusters of the softest 10 % of Al (linked within 3.7 Å; the 9 largest in colours, "
            "the rest dark grey), other Al pale. Dashed: the periodic box. A crack shows as a gap across "
            "the bar. From the key frames in planestrain/PxGPa/keyframes (doc/keyframes.md).")

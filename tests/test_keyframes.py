@@ -128,7 +128,8 @@ def test_key_frames_match_brute_force_per_atom_values(runs, trained, glass):  # 
 
 
 def test_key_frames_open_in_ovito(runs):
-    ovito_io = pytest.importorskip("ovito.io", reason="OVITO's Python module (pip install 'pysoft[view]')")
+    import ovito.io as ovito_io      # pysoft's test extra (pyproject.toml)
+
     _, kf = runs[2]
     for f in read_manifest(kf)["frames"]:
         data = ovito_io.import_file(str(kf / f["file"])).compute()
