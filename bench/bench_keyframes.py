@@ -219,7 +219,7 @@ def main():
     if result.get("loop") or result.get("pictures"):
         path = os.path.join(OUT, "keyframes.json")
         old = json.load(open(path)) if os.path.exists(path) else {}
-        key = "pictures" if args.pictures else f"loop_nx{args.nx}"
+        key = f"pictures {os.path.abspath(args.pictures)}" if args.pictures else f"loop_nx{args.nx}"
         old[key] = result
         with open(path, "w") as fh:
             json.dump(old, fh, indent=1)

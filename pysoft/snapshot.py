@@ -7,9 +7,10 @@ x y z S`` (``cluster`` for the cluster panel).  Output: one PNG, one row per fra
 Rendered with matplotlib, headless (Agg): the atoms are projected along y onto the x-z plane,
 the nearer ones drawn over the farther (painter's order), each as a disc of its true size in Å,
 so the bar, its strain and a crack through its thickness show at the scale of the box.  Why not
-OVITO's renderer (doc/keyframes.md, "Pictures"): at the same picture size it costs more (its
-module is a 116 MB wheel, and its Tachyon renderer needs Vulkan), and a projection of the whole
-bar is all the figure needs; the key frames themselves open in OVITO for a closer look.
+OVITO's renderer (doc/keyframes.md, "Pictures"): it costs several times more per frame, its
+module is a 116 MB wheel that installs 505 MB with PySide6 and its renderers use Vulkan, and a
+projection of the whole bar shows all the figure needs; the key frames open in OVITO for a
+closer look.
 """
 
 import os
