@@ -209,6 +209,9 @@ class KeyFrames:
                     "stress_source": stress_source, "centre_type": self.centre_type,
                     "top_fraction": self.top_fraction, "cluster_cutoff_A": self.cluster_cutoff,
                     "every": self.every, "frames": [], "moments": {}, "stress_history": [], "complete": False}
+        if restart:
+            # no manifest to continue: the moments are those of the steps from here on
+            manifest["restarted_at"] = resume_step
         return manifest, []
 
     # -- every step (all ranks) -----------------------------------------------------------------
@@ -230,6 +233,10 @@ class KeyFrames:
             self.peak = frame
         history.append([step, s])
         self.prev = frame
+        # the stress of every step goes to the manifest (a few kB, renamed into place): a run
+        # killed between key-frame writes and continued from a restart file still knows the
+        # peak and drop of the steps before it
+        self._save_manifest()
 
     @staticmethod
     def _largest_drop(history):

@@ -209,6 +209,26 @@ def test_a_previous_run_is_refused_then_replaced_only_when_the_new_run_writes(tm
     assert sorted(os.listdir(d)) == ["keyframes.json", "step0000.dump.gz"]
 
 
+def test_a_killed_run_continued_from_a_restart_knows_the_steps_before_it(tmp_path):
+    """Killed after step 4 (no finish), continued from a restart file written after step 2:
+    the peak (step 2, before the restart, only in the killed run's memory) is listed as lost,
+    never replaced by a later, lower step; the drop after the restart is written."""
+    d = tmp_path / "kf"
+    stress = [0.0, 2.0, 5.0, 4.5, 4.0, 3.9, 0.5, 0.4]
+    kf = KeyFrames(SerialComm(), d)
+    for k in range(5):
+        kf.record(fake_frame(k, stress[k]))
+    assert [s for _, s in read_manifest(d)["stress_history"]] == stress[:5]
+    kf = KeyFrames(SerialComm(), d, restart=True, resume_step=3)
+    for k in range(3, 8):
+        kf.record(fake_frame(k, stress[k]))
+    kf.finish()
+    m = read_manifest(d)
+    assert m["restarted_at"] == 3 and [s for _, s in m["stress_history"]] == stress
+    assert m["moments"] == {"unstrained": 0, "peak": 2, "drop_onset": 5, "last": 7}
+    assert m["lost"] == ["peak"] and [f["step"] for f in m["frames"]] == [0, 5, 7]
+
+
 def test_negative_every_and_a_foreign_manifest_are_refused(tmp_path):
     with pytest.raises(KeyFramesError, match="keyframes_every must be 0 or more"):
         KeyFrames(SerialComm(), tmp_path / "a", every=-1)
