@@ -7,7 +7,12 @@
 # After read_restart, include it again with resume 1: the computes and fixes come back with
 # the same IDs and their stored per-atom state, one "run 0" restores that state before the tally
 # hook exists (so the restored configuration adds no row), and the series continues.
-# Nothing is dumped: each step appends one JSON line to ${series}.
+# Each step appends one JSON line to ${series}; the only per-atom files are the few key frames in
+# ${keyframes} (pysoft.keyframes): the peak, the drop onset and the last step are written by
+#     unfix pysoft_tally
+#     fix pysoft_keyframes all pysoft/invoke 1 pysoft.keyframes:finish at run0 arg dir ${keyframes}
+#     run 0 post no
+# after the loop (until then each rank keeps its atoms' candidates in memory).
 #
 # Variables (set them before the include):
 #   model    softness model from `pysoft train` (JSON)                   required
@@ -20,8 +25,15 @@
 #   resume_step  with resume 1: the first step of the restarted run;      none (the last
 #            rows of the series at or after it are dropped)                   row + 1)
 #   replace  yes to overwrite an existing series (without resume)         no
+#            (and the key frames of a previous run in ${keyframes})
 #   run_id   the run's identity, written in the series header and        none
 #            checked on resume (in.tension.planestrain: pysoft.runid)
+#   keyframes  folder of the key frames (per-atom LAMMPS dumps for OVITO    keyframes
+#            at step 0, peak stress, onset of the largest drop, last step;
+#            doc/keyframes.md); none: no key frames
+#   keyframes_every  also a key frame every this many strain steps (0: no)   0
+#   keyframes_stress  equal-style variable with the step's stress along the  none (the
+#            loading axis, GPa, that picks peak and drop                       pressure tensor)
 # Ghost atoms must reach the softness spec's 11 Å + skin: comm_modify cutoff 13.5 below.
 
 variable    model    index model.json
@@ -34,6 +46,9 @@ variable    resume   index 0
 variable    resume_step index none
 variable    replace  index no
 variable    run_id   index none
+variable    keyframes        index keyframes
+variable    keyframes_every  index 0
+variable    keyframes_stress index none
 
 comm_modify cutoff 13.5
 group       pysoft_Al type ${al}
@@ -56,4 +71,5 @@ fix         pysoft_tally all pysoft/invoke 1 pysoft.hooks:PlaneStrainTally at ru
             arg out ${series} arg centre_type ${al} arg softness pysoft_S arg bonds pysoft_B &
             arg nonaffine pysoft_NA arg D pysoft_D arg S0 pysoft_S0 arg stress pysoft_stress &
             arg volume pysoft_vol arg unwrapped pysoft_xu arg X0 pysoft_X0 &
-            arg restart ${resume} arg resume_step ${resume_step} arg replace ${replace} arg run_id ${run_id}
+            arg restart ${resume} arg resume_step ${resume_step} arg replace ${replace} arg run_id ${run_id} &
+            arg keyframes ${keyframes} arg keyframes_every ${keyframes_every} arg stress_var ${keyframes_stress}

@@ -311,7 +311,49 @@ class ReportCommand:
         print(index)
 
 
-COMMANDS = [InfoCommand, SpecCommand, PluginDemoCommand, TrainCommand, ModelCommand, RunCommand, ReportCommand]
+class SnapshotCommand:
+    """Draw frames of the glass, Al coloured by softness beside its high-softness clusters: the key
+    frames of a strain loop, or your own LAMMPS dumps with the columns id type x y z S (cluster)."""
+
+    name = "snapshot"
+
+    @staticmethod
+    def add_arguments(parser):
+        parser.add_argument("paths", nargs="+", metavar="PATH",
+                            help="a key-frame folder (planestrain/PxGPa/keyframes: its moments) or dump files "
+                                 "(text or .gz; the first frame of each), one row of the picture each")
+        parser.add_argument("-o", "--out", default="snapshot.png", help="PNG to write (default snapshot.png)")
+        parser.add_argument("--title", default=None, help="title over the picture")
+        parser.add_argument("--centre-type", type=int, default=1,
+                            help="LAMMPS type of the atoms that carry softness (default 1, Al)")
+
+    @staticmethod
+    def run(args):
+        import os
+
+        from pysoft.snapshot import SnapshotError, keyframe_snapshots, load, render
+
+        try:
+            frames = []
+            for path in args.paths:
+                if os.path.isdir(path):
+                    frames += keyframe_snapshots(path)
+                else:
+                    frames.append(load(path, centre_type=args.centre_type))
+            if not args.out.lower().endswith(".png"):
+                raise SnapshotError(f"--out {args.out}: the picture is a PNG, name it .png")
+            out_dir = os.path.dirname(os.path.abspath(args.out))
+            if not os.path.isdir(out_dir):
+                raise SnapshotError(f"--out {args.out}: folder {out_dir} does not exist")
+            print(render(frames, args.out, args.title))
+        except SnapshotError as e:
+            raise CLIError(str(e))
+        except OSError as e:
+            raise CLIError(f"cannot write {args.out}: {e.strerror}")
+
+
+COMMANDS = [InfoCommand, SpecCommand, PluginDemoCommand, TrainCommand, ModelCommand, RunCommand, ReportCommand,
+            SnapshotCommand]
 
 
 def main(argv=None):

@@ -35,7 +35,7 @@ from numba import njit, types
 
 from pysoft.jit import njit_cached
 
-__all__ = ["DumpError", "Frame", "read_dump", "read_dumps", "read_timesteps", "timestep_spacing"]
+__all__ = ["DumpError", "Frame", "read_columns", "read_dump", "read_dumps", "read_timesteps", "timestep_spacing"]
 
 
 class DumpError(ValueError):
@@ -115,6 +115,41 @@ def read_dump(path):
     path = os.fspath(path)
     _check_readable(path)
     return _frames(path, parse_atoms=True)
+
+
+def read_columns(path):
+    """The first frame of a LAMMPS text dump with every ATOMS column, as written.
+
+    For pictures of a frame (:mod:`pysoft.snapshot`): unlike :func:`read_dump`, positions stay
+    as the file has them (wrapped or not) and the per-atom columns beyond id, type and position
+    come along.
+
+    Returns
+    -------
+    (timestep, cell, origin, columns) : int, (3, 3) cell rows, (3,) origin, dict name -> float
+        array in file order
+    """
+    path = os.fspath(path)
+    _check_readable(path)
+    where = _Where(path)
+    try:
+        with _open(path) as fh:
+            stream = _ByteStream(fh)
+            if stream.at_end():
+                raise DumpError(f"{path}: no frames (empty file, or not a LAMMPS text dump)")
+            natoms, cell, origin, names = _read_header(stream, where)
+            data = np.empty((natoms, len(names)))
+            status = np.zeros(natoms, np.int8)
+            try:
+                block = stream.read_lines(natoms, data, status)
+            except _Truncated as e:
+                raise DumpError(f"{where}: truncated frame: the file ends after {e.args[0]} "
+                                f"of {natoms} atom lines") from None
+            if status.any():
+                data = _parse_slowly(block, names, set(range(len(names))), where)
+    except (OSError, EOFError, zlib.error) as e:
+        raise DumpError(f"{where}: cannot read the file ({e})") from None
+    return where.timestep, cell, origin, {c: data[:, j] for j, c in enumerate(names)}
 
 
 def read_dumps(paths):

@@ -20,12 +20,19 @@ import tempfile
 
 from pysoft import claims
 from pysoft.report import FIGURES, ReportError, RunData, build_report
+from pysoft.snapshot import PNG_PREFIX, keyframe_gallery_lines
 
 MARKER = "<!-- written by hand below this line; pysoft report --gallery keeps it -->"
 MANIFEST = ".pysoft-gallery.json"
 PHOP_PNG = "train_phop.png"
 # every file name a gallery may hold
 GALLERY_FILES = ("README.md", "validation.json", PHOP_PNG) + tuple(f[1] for f in FIGURES)
+
+
+def _is_gallery_file(name):
+    """Whether a gallery may hold a file of this name: the fixed names, or the key-frame picture
+    of one pressure (pysoft.snapshot, PNG_PREFIX + 'PxGPa.png')."""
+    return name in GALLERY_FILES or (name.startswith(PNG_PREFIX) and name.endswith("GPa.png"))
 
 
 class GalleryError(ReportError):
@@ -43,11 +50,11 @@ def _owned(out_dir):
         try:
             with open(path, encoding="utf-8") as fh:
                 files = json.load(fh)["files"]
-            owned = {f for f in files if isinstance(f, str) and f in GALLERY_FILES}
+            owned = {f for f in files if isinstance(f, str) and _is_gallery_file(f)}
         except (OSError, ValueError, KeyError, TypeError):
             raise GalleryError(f"{path} is not a gallery manifest of pysoft; move it or choose another folder")
     else:
-        owned = set(GALLERY_FILES) if marked else set()
+        owned = {f for f in os.listdir(out_dir) if _is_gallery_file(f)} if marked else set()
     if not marked:
         owned.discard("README.md")
     return owned
@@ -61,7 +68,7 @@ def check_target(out_dir):
             raise GalleryError(f"the gallery folder {out_dir} is not a folder")
         return
     owned = _owned(out_dir)
-    foreign = [f for f in GALLERY_FILES if os.path.lexists(os.path.join(out_dir, f)) and f not in owned]
+    foreign = [f for f in sorted(os.listdir(out_dir)) if _is_gallery_file(f) and f not in owned]
     if foreign:
         what = ", ".join(f + (" (no pysoft marker line)" if f == "README.md" else "") for f in foreign)
         raise GalleryError(f"{out_dir} holds files pysoft did not write: {what}; move them or choose another "
@@ -160,7 +167,7 @@ def write_gallery(run_dir, out_dir):
     with tempfile.TemporaryDirectory() as tmp:
         build_report(run_dir, out_dir=tmp)
         summary = json.load(open(os.path.join(tmp, "validation.json")))
-        pngs = sorted(f for f in os.listdir(tmp) if f.endswith(".png") and f in GALLERY_FILES)
+        pngs = sorted(f for f in os.listdir(tmp) if f.endswith(".png") and _is_gallery_file(f))
         os.makedirs(out_dir, exist_ok=True)
         # the manifest first, naming the old and the new files: a gallery killed half-way is
         # still known as pysoft's
@@ -200,6 +207,7 @@ def write_gallery(run_dir, out_dir):
             lines += [f"### {title_}", "", f"![{title_}]({filename})", "", caption, ""]
         else:
             lines += [f"### {title_}", "", f"Not drawn: {summary['missing'].get(key, 'no data')}.", ""]
+    lines += keyframe_gallery_lines(pngs)
     if PHOP_PNG in pngs:
         lines += ["### Training: phop of Al over the 300 K trajectories", "", "![phop](train_phop.png)", ""]
     lines += ["", MARKER]

@@ -90,13 +90,21 @@ class PlaneStrainTally:
         an existing file stops the run with one ERROR line)
     run_id : the identity of the run (:mod:`pysoft.runid`), written in the header of a new
         series; with restart, a series of another run is refused (default ``none``: no check)
+    keyframes : a folder: also write the key frames of the loop there (:mod:`pysoft.keyframes`,
+        doc/keyframes.md; default ``none``).  ``restart`` and ``replace`` apply to it as to ``out``
+    keyframes_every : with keyframes, also write every this many strain steps (default 0: only
+        the key moments)
+    stress_var : an equal-style LAMMPS variable holding the step's stress along the loading
+        axis in GPa, which picks the peak and the largest drop of the key frames (the plane-strain
+        input gives ``sxx_k``, the mean of its stress-strain row); default ``none``: the pressure
+        tensor at the moment of the call
     """
 
     def __init__(self, lmp, out="series.jsonl", centre_type="1", axis="x", softness="pysoft_S",
                  model=None, features="pysoft_F", bonds="pysoft_B", nonaffine="pysoft_NA", D="pysoft_D",
                  S0="pysoft_S0", stress="pysoft_stress", volume="pysoft_vol", cluster_cutoff="3.7",
                  top_fraction="0.1", unwrapped=None, X0=None, restart="no", resume_step=None, replace="no",
-                 trusted_pickle=None, run_id="none"):
+                 trusted_pickle=None, run_id="none", keyframes=None, keyframes_every="0", stress_var=None):
         from mpi4py import MPI
 
         self.comm = MPI.COMM_WORLD
@@ -147,6 +155,15 @@ class PlaneStrainTally:
             head, self.step = value
             self.length0 = head["length0_A"]
             self.bins = series.bins_of(head)
+        self.keyframes, self.stress_var = None, none(stress_var)
+        if none(keyframes):
+            from pysoft.keyframes import KeyFrames
+
+            self.keyframes = KeyFrames(self.comm, keyframes, every=keyframes_every, centre_type=self.centre_type,
+                                       top_fraction=self.top_fraction, cluster_cutoff=self.cluster_cutoff,
+                                       stress_source=f"variable {self.stress_var}" if self.stress_var else
+                                       f"-p{2 * axis} at the end of the step, GPa",
+                                       restart=_flag(restart), resume_step=self.step, replace=_flag(replace))
 
     def _read_model(self, path):
         """The SoftnessModel of a model file: rank 0 reads the bytes, every rank builds the
@@ -240,7 +257,18 @@ class PlaneStrainTally:
                 self._write(series.header(self.length0, "xyz"[self.axis], self.centre_type, self.top_fraction,
                                           self.cluster_cutoff, self.bins, comm.Get_size(), self.run_id))
             self._write(row)
+        if self.keyframes is not None:
+            self._record_keyframe(lmp, f)
         self.step += 1
+
+    def _record_keyframe(self, lmp, f):
+        from pysoft.keyframes import columns_from_lammps
+
+        frame = columns_from_lammps(lmp, f, self.D_name if self.nonaffine_id else None)
+        stress = lmp.extract_variable(self.stress_var) if self.stress_var else f.stress_GPa[2 * "xyz"[self.axis]]
+        frame.update(step=f.step, strain=f.strain, stress=stress, timestep=lmp.extract_global("ntimestep"),
+                     boxlo=f.boxlo, cell=f.cell)
+        self.keyframes.record(frame)
 
     def _extract(self, lmp, first):
         """The Frame of this step: each per-atom array read once from LAMMPS (the atoms this

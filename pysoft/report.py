@@ -71,6 +71,7 @@ def build_report(run_dir, out_dir=None):
             fig.savefig(f.path, dpi=100, metadata={"Software": None})
             plt.close(fig)
         figures.append(f)
+    figures += _keyframe_figures(data.run_dir, out_dir)
     if data.phop_png:
         f = Figure("phop", "train_phop.png", "Training: phop of Al over the 300 K trajectories",
                    "Distribution of phop with the thresholds of rearranging (dashed) and non-rearranging (dotted) "
@@ -90,6 +91,18 @@ def build_report(run_dir, out_dir=None):
         json.dump({"checks": checks, "figures": {f.key: (f.filename if f.path else None) for f in figures},
                    "missing": {f.key: f.missing for f in figures if f.missing}}, fh, indent=1)
     return index
+
+
+def _keyframe_figures(run_dir, out_dir):
+    """The bar at the key moments, coloured by softness (pysoft.snapshot, Fig. 5A-B)."""
+    from pysoft.snapshot import report_figures
+
+    figures = []
+    for e in report_figures(run_dir, out_dir):
+        f = Figure(e["key"], e["filename"], e["title"], e["caption"], None)
+        f.path, f.missing = e.get("path"), e.get("missing")
+        figures.append(f)
+    return figures
 
 
 def _e(s):

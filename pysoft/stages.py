@@ -409,6 +409,8 @@ class PlaneStrain(Stage):
             if steps != list(range(len(rows))):
                 raise RunError(f"{task.label}: series.jsonl has steps {_span(steps)}, expected 0..{len(rows) - 1}")
             outputs["series"] = "series.jsonl"
+            if os.path.isfile(os.path.join(d, "keyframes", "keyframes.json")):
+                outputs["keyframes"] = "keyframes/keyframes.json"      # pysoft.keyframes
         return outputs, result
 
     def summary(self, r):

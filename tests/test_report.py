@@ -16,6 +16,8 @@ from html import escape
 import numpy as np
 import pytest
 
+from test_snapshot import write_synthetic_keyframes
+
 from pysoft import series, tally
 from pysoft.report import FIGURES, RunData, build_report, render_html, validate
 
@@ -162,6 +164,7 @@ def write_run(root, seed=0):
         with open(os.path.join(d, "series.jsonl"), "w") as fh:
             for obj in [series_header()] + series_rows(p, rng):
                 fh.write(json.dumps(obj) + "\n")
+        write_synthetic_keyframes(os.path.join(d, "keyframes"))
     os.makedirs(os.path.join(root, "train"))
     with open(os.path.join(root, "train", "model.json"), "w") as fh:
         json.dump(model_json(), fh)
@@ -201,7 +204,7 @@ def test_every_figure_is_drawn_and_listed(report):
 def test_html_is_self_contained(report):
     html = open(report, encoding="utf-8").read()
     srcs = re.findall(r'src="([^"]*)"', html)
-    assert len(srcs) == len(FIGURES)
+    assert len(srcs) == len(FIGURES) + len(PRESSURES)         # + the key-frame pictures (pysoft.snapshot)
     assert all(re.fullmatch(r"data:image/png;base64,[A-Za-z0-9+/]+=*", s) for s in srcs)
     text = re.sub(r"data:image/png;base64,[A-Za-z0-9+/]+=*", "", html)
     assert not re.search(r"(?i)\b(https?|ftp|file)://|\bwww\.|//[a-z0-9-]+\.[a-z]", text)
