@@ -302,6 +302,8 @@ class Train(Stage):
             cmd += ["--per-class", str(tr["per_class"])]
         pipe._write_command(d, cmd)
         env = dict(os.environ, PYTHONUNBUFFERED="1")
+        if task.ranks < pipe.nprocs:              # other tasks run beside it: phop keeps to its share
+            env["NUMBA_NUM_THREADS"] = str(task.ranks)
         log = os.path.join(d, "train.log")
         rc = pipe._child(cmd, d, log, beat, env=env)
         if rc != 0:
