@@ -88,9 +88,11 @@ def job_states(run_dir, executor, ids, timeout=30.0):
         jobs[i] = job
     final = [psij.JobState.QUEUED, psij.JobState.ACTIVE, psij.JobState.COMPLETED, psij.JobState.FAILED,
              psij.JobState.CANCELED]
+    from datetime import timedelta
+
     deadline = time.time() + timeout
     for i, job in jobs.items():
-        job.wait(timeout=max(deadline - time.time(), 0.1), target_states=final)
+        job.wait(timeout=timedelta(seconds=max(deadline - time.time(), 0.1)), target_states=final)
     return {i: str(job.status.state).upper() for i, job in jobs.items()}
 
 
