@@ -7,6 +7,12 @@ jobs are submitted through psij-python (https://exaworks.org/psij-python), which
 script and speaks sbatch/squeue (Slurm), qsub/qstat (PBS Pro) and bsub/bjobs (LSF); doc/cluster.md
 has the measured comparison with submitit that chose it.  pysoft writes no batch script itself.
 
+psij-python's batch script records the exit status of ``pysoft`` in a file and ends well itself,
+so the scheduler's "ended well" (``afterok``) means "not cancelled, not killed": a job whose
+upstream task failed inside pysoft starts, finds that task unfinished (no ``done.json``) and stops
+with one line; a job whose upstream job was cancelled or killed is cancelled by Slurm
+(``kill-on-invalid-dep``).  ``--status`` reads the recorded exit status.
+
 A job is a task run as ``pysoft run`` runs it (:class:`pysoft.pipeline.Pipeline`): it checks its
 inputs, keeps ``done.json`` and resumes an interrupted plane-strain run from its restart pair.  A
 job that fails, is cancelled or hits its time limit leaves its task unfinished; ``pysoft run
@@ -37,10 +43,14 @@ def _psij():
 
 
 def _executor(run_dir, name):
+    import logging
     from pathlib import Path
 
     _psij()
     import psij
+
+    # psij warns on stderr about the exit-code file a cancelled job never wrote: --status says it
+    logging.getLogger("psij").setLevel(logging.ERROR)
 
     if name == "slurm":
         from psij.executors.batch.slurm import SlurmExecutorConfig as Config
@@ -105,9 +115,10 @@ def submit(pipe, config_path, stream=None):
     cfg, run_dir = pipe.config, pipe.run_dir
     cl = cfg["cluster"]
     name = cl["executor"]
-    todo = pipe._todo()
     known = read_jobs(run_dir)
     states = job_states(run_dir, name, sorted({r["job"] for r in known.values() if r.get("executor") == name}))
+    pipe._load_done()           # after the scheduler: a job that ended meanwhile has written its done.json
+    todo = pipe._todo()
     live = {label: r["job"] for label, r in known.items()
             if r.get("executor") == name and states.get(r["job"]) in ("QUEUED", "ACTIVE")}
     ex = _executor(run_dir, name)
@@ -171,6 +182,8 @@ def status_lines(pipe):
                 raise
             except Exception as e:              # the scheduler's client is not here: say so, go on
                 states.update({i: f"unknown ({type(e).__name__})" for i in ids})
+    # done.json after the scheduler: a job that ended meanwhile has written it
+    pipe._load_done()
     lines = [f"status of {run_dir}:"]
     left = 0
     for t in pipe.tasks:
@@ -192,6 +205,16 @@ def status_lines(pipe):
                      + (f" (waiting for job(s) {', '.join(rec['after'])})" if state == "queued" and rec.get("after")
                         else "")
                      + (f"; output {out}" if state not in ("queued", "active") else ""))
+    if "report" in pipe.config["stages"]:
+        index = os.path.join(run_dir, "report", "index.html")
+        rec = jobs.get(REPORT)
+        state = states.get(rec["job"], "unknown").lower() if rec else None
+        if rec and state in ("queued", "active"):
+            lines.append(f"  {'report':<28} job {rec['job']} {'running' if state == 'active' else 'queued'}")
+        elif os.path.isfile(index):
+            lines.append(f"  {'report':<28} {index}")
+        else:
+            lines.append(f"  {'report':<28} not written" + (f": job {rec['job']} {state}" if rec else ""))
     lines.append(f"  {len(pipe.tasks) - left} of {len(pipe.tasks)} task(s) done"
                  + ("; pysoft run --submit again resubmits the unfinished tasks without a live job" if left else ""))
     return lines

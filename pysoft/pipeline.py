@@ -577,7 +577,7 @@ class Pipeline:
         self._local.task = task
         beat = lambda: self._beat(task, tag, start)  # noqa: E731
         run = task.kind.run
-        outputs, result = run(self, task, d, beat, resume=True) if resume else run(self, task, d, beat)
+        outputs, result = run(self, task, d, beat, resume=resume) if resume else run(self, task, d, beat)
         wall = time.perf_counter() - start
         cpu = self._local.cpu
         done = {"stage": task.stage, "pressure_GPa": task.pressure, "label": task.label, "id": uuid.uuid4().hex,
@@ -708,8 +708,8 @@ class Pipeline:
                      f"(ranks: per stage in the config), {hms(self.serial_time() + report)} one task at a time")
         cores = os.cpu_count() or 1
         if self.nprocs > cores:
-            lines.append(f"  note: the times assume a core per rank, as in an allocation of {self.nprocs} cores; "
-                         f"this machine has {cores}")
+            lines.append(f"  note: the times assume a core per rank, as in an allocation of {self.nprocs} cores "
+                         f"(this machine has {cores}), and MD speed in proportion to a task's ranks")
         lines.extend(f"  warning: {w}" for w in self.warnings)
         return "\n".join(lines)
 
@@ -830,7 +830,6 @@ def run_pipeline(config_path, run_dir=None, nprocs=None, stop_after=None, plan_o
             raise RunError(f"no run folder {pipe.run_dir}")
         pipe.inputs_dir = find_inputs_dir(config)
         pipe._plan()
-        pipe._load_done()
         print("\n".join(status_lines(pipe)), file=stream or sys.stdout)
         return pipe
     if task is not None:

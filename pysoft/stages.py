@@ -379,7 +379,9 @@ class PlaneStrain(Stage):
             variables.update(model=pipe._model_path(), series="series.jsonl", analysis="pysoft_analysis.mod")
         log = "log.lammps"
         if resume:
-            # each continuation keeps its own log; the stress-strain file and the series go on
+            # each continuation keeps its own log; the stress-strain file and the series go on,
+            # from the restart pair's step (`resume`): a row written after the pair is redone
+            _keep_rows_before(os.path.join(d, "planestrain.txt"), int(resume))
             n = 1 + sum(1 for f in os.listdir(d) if re.fullmatch(r"log\.continued\d+\.lammps", f))
             log = f"log.continued{n}.lammps"
             variables["restart"] = "planestrain.restart"
@@ -483,6 +485,25 @@ def _table(path, ncols, label):
         if not all(v == v and abs(v) != float("inf") for v in row):
             raise RunError(f"{label}: {name} has a bad row: {' '.join(fmt_var(v) for v in row)}")
     return rows
+
+
+def _keep_rows_before(path, step):
+    """Drop the rows of stress-strain file `path` from strain step `step` on (comments kept),
+    replacing the file whole."""
+    with open(path) as fh:
+        lines = fh.readlines()
+
+    def before(line):                   # a line that is no row is left for the check of the table
+        try:
+            return int(line.split()[0]) < step
+        except (IndexError, ValueError):
+            return True
+
+    kept = [ln for ln in lines if ln.startswith("#") or not ln.strip() or before(ln)]
+    if kept != lines:
+        with open(path + ".tmp", "w") as fh:
+            fh.writelines(kept)
+        os.replace(path + ".tmp", path)
 
 
 def _series_steps(path, label):
