@@ -2,8 +2,11 @@
 
 The stages themselves (what each reads, runs, checks and records) are the objects of
 :mod:`pysoft.stages`; this module plans their tasks (one stage at one pressure, or the one
-training run), checks the plan, runs the tasks in order under ``mpirun -np N lmp`` and keeps
-their ``done.json``.
+training run), checks the plan, runs the tasks under ``mpirun -np RANKS lmp`` and keeps their
+``done.json``.  A task starts once the tasks it reads are finished and its stage's ranks (the
+config's ``ranks:``, default all of ``np``) are free, so independent tasks run side by side
+(:mod:`pysoft.schedule`); ``--submit`` hands them to a batch scheduler instead
+(:mod:`pysoft.cluster`), each job running one task (:meth:`Pipeline.run_task`).
 
 A task writes ``done.json`` only after it finished and its outputs were checked.  A run started
 again skips finished tasks whose settings and inputs are unchanged and starts an unfinished task
@@ -17,8 +20,9 @@ Before any MD the whole plan is checked: the config, the executables, the inputs
 tension stage needs, the disk space the trajectories need.  Mistakes are :class:`RunError` with
 a one-line message.
 
-Time left is estimated from the atom-steps of the remaining tasks and the wall time per
-atom-step measured on the finished ones (of the same stage where there are any).
+Time left is the wall time of the remaining schedule, from the atom-steps of the remaining tasks
+and the rank-seconds per atom-step measured on the finished ones (of the same stage where there
+are any), each task on its own ranks.
 """
 
 import json

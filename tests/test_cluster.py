@@ -198,3 +198,16 @@ def test_slurm_jobs_with_dependencies_cancel_and_resume(tmp_path, slurm):
     wait_for("the report", lambda: os.path.exists(os.path.join(run, "report", "index.html")), 180, slurm)
     status = pysoft([cfg, "--out", run, "--status"], env)
     assert "2 of 2 task(s) done" in status, status
+
+
+def test_a_continued_planestrain_drops_the_rows_past_its_restart_pair(tmp_path):
+    """The input writes a step's row just before its restart pair: a kill between them leaves
+    the row of a step that the continuation runs again, which is dropped first."""
+    from pysoft.stages import _keep_rows_before
+
+    path = tmp_path / "planestrain.txt"
+    path.write_text("# header\n# step strain\n0 0.0 1\n1 0.01 2\n2 0.02 3\n3 0.03 4\n")
+    _keep_rows_before(str(path), 3)
+    assert path.read_text() == "# header\n# step strain\n0 0.0 1\n1 0.01 2\n2 0.02 3\n"
+    _keep_rows_before(str(path), 3)                    # nothing past the pair: unchanged
+    assert path.read_text().count("\n") == 5
