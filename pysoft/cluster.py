@@ -161,6 +161,8 @@ def submit(pipe, config_path, stream=None):
             jid = send("report", REPORT, 1, after, 1.0)
             print(f"  {'report':<28} job {jid}" + (f", after job(s) {', '.join(after)}" if after else ""),
                   file=stream)
+    from pysoft.pipeline import _atomic_json
+
     _atomic_json(os.path.join(run_dir, JOBS), jobs)
     print(f"  jobs recorded in {os.path.join(run_dir, JOBS)}; pysoft run {config_path} --out {run_dir} --status "
           f"says where they stand", file=stream)
@@ -195,7 +197,7 @@ def status_lines(pipe):
         rec = jobs.get(t.label)
         where = _progress(os.path.join(run_dir, t.directory))
         if rec is None:
-            lines.append(f"  {t.label:<28} not submitted{where}")
+            lines.append(f"  {t.label:<28} {'not submitted' if jobs else 'to do'}{where}")
             continue
         state = states.get(rec["job"], "unknown").lower()
         what = {"queued": "queued", "active": "running", "completed": "ended without finishing",
@@ -230,10 +232,3 @@ def _progress(task_dir):
     except (OSError, ValueError, IndexError):
         pass
     return ""
-
-
-def _atomic_json(path, obj):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as fh:
-        json.dump(obj, fh, indent=1)
-    os.replace(tmp, path)

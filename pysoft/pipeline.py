@@ -25,6 +25,7 @@ and the rank-seconds per atom-step measured on the finished ones (of the same st
 are any), each task on its own ranks.
 """
 
+import contextlib
 import json
 import os
 import re
@@ -395,52 +396,60 @@ class Pipeline:
         """Run every unfinished task in order; then the report.  Returns the finished tasks."""
         os.makedirs(self.run_dir, exist_ok=True)
         lock = _lock(self.run_dir)
+        try:
+            with self._logged():
+                self._write_config()
+                cores = os.cpu_count() or 1
+                if self.nprocs > cores:
+                    # the ranks share this machine's cores: estimates and the time left say so
+                    self.core_share = cores / self.nprocs
+                    self.warnings.append(f"{self.nprocs} ranks on the {cores} cores of this machine: they share them")
+                self.t0 = time.perf_counter()
+                todo = [t for t in self.tasks if t.done is None]
+                self.say(f"pysoft run: {len(self.config['pressures'])} pressure(s) "
+                         f"({', '.join(f'{p:g}' for p in self.config['pressures'])} GPa), {self.natoms} atoms, "
+                         f"{self.nprocs} MPI rank(s), stages {', '.join(self.config['stages'])}; {len(self.tasks) - len(todo)} "
+                         f"of {len(self.tasks)} task(s) already done; estimated {hms(self.time_left())}")
+                self.say(f"  run folder {self.run_dir}; inputs {self.inputs_dir}")
+                for w in self.warnings:
+                    self.say(f"  warning: {w}")
+                todo = self._todo()
+                tags = {t: f"[{i}/{len(self.tasks)}] {t.label}" for i, t in enumerate(self.tasks, 1)}
+                for t in self.tasks:
+                    if t.done is not None and (t in todo or TASK_STAGES.index(t.stage) <= self._last_stage()):
+                        self.say(f"{tags[t]}: done earlier ({t.done.get('finished', '?')}, {t.done['wall_s']:.0f} s), "
+                                 f"skipped")
+                self._run_tasks(todo, tags)
+                if self.stop_after in TASK_STAGES:
+                    self.say(f"pysoft run: stopped after the {self.stop_after} stage (--stop-after); "
+                             f"run again without it to go on")
+                    return self.tasks
+                if "report" in self.config["stages"]:
+                    from pysoft.report import build_report
+
+                    t = time.perf_counter()
+                    index = build_report(self.run_dir)
+                    self.say(f"report: {index} ({time.perf_counter() - t:.0f} s)")
+                self.say(f"pysoft run: finished in {hms(time.perf_counter() - self.t0)}")
+                return self.tasks
+        finally:
+            lock.close()
+
+    @contextlib.contextmanager
+    def _logged(self, who=""):
+        """SIGTERM as an exception, pipeline.log open, and why the work stopped written in it."""
         old = signal.signal(signal.SIGTERM, _raise_terminated)
         self._log = open(os.path.join(self.run_dir, "pipeline.log"), "a")
         try:
-            self._write_config()
-            cores = os.cpu_count() or 1
-            if self.nprocs > cores:
-                # the ranks share this machine's cores: estimates and the time left say so
-                self.core_share = cores / self.nprocs
-                self.warnings.append(f"{self.nprocs} ranks on the {cores} cores of this machine: they share them")
-            self.t0 = time.perf_counter()
-            todo = [t for t in self.tasks if t.done is None]
-            self.say(f"pysoft run: {len(self.config['pressures'])} pressure(s) "
-                     f"({', '.join(f'{p:g}' for p in self.config['pressures'])} GPa), {self.natoms} atoms, "
-                     f"{self.nprocs} MPI rank(s), stages {', '.join(self.config['stages'])}; {len(self.tasks) - len(todo)} "
-                     f"of {len(self.tasks)} task(s) already done; estimated {hms(self.time_left())}")
-            self.say(f"  run folder {self.run_dir}; inputs {self.inputs_dir}")
-            for w in self.warnings:
-                self.say(f"  warning: {w}")
-            todo = self._todo()
-            tags = {t: f"[{i}/{len(self.tasks)}] {t.label}" for i, t in enumerate(self.tasks, 1)}
-            for t in self.tasks:
-                if t.done is not None and (t in todo or TASK_STAGES.index(t.stage) <= self._last_stage()):
-                    self.say(f"{tags[t]}: done earlier ({t.done.get('finished', '?')}, {t.done['wall_s']:.0f} s), "
-                             f"skipped")
-            self._run_tasks(todo, tags)
-            if self.stop_after in TASK_STAGES:
-                self.say(f"pysoft run: stopped after the {self.stop_after} stage (--stop-after); "
-                         f"run again without it to go on")
-                return self.tasks
-            if "report" in self.config["stages"]:
-                from pysoft.report import build_report
-
-                t = time.perf_counter()
-                index = build_report(self.run_dir)
-                self.say(f"report: {index} ({time.perf_counter() - t:.0f} s)")
-            self.say(f"pysoft run: finished in {hms(time.perf_counter() - self.t0)}")
-            return self.tasks
+            yield
         except (RunError, _Terminated, KeyboardInterrupt) as e:
             reason = str(e) if isinstance(e, RunError) else type(e).__name__
-            self._log.write(time.strftime("%Y-%m-%d %H:%M:%S ") + f"stopped: {reason}\n")
+            self._log.write(time.strftime("%Y-%m-%d %H:%M:%S ") + f"{who}stopped: {reason}\n")
             raise
         finally:
             signal.signal(signal.SIGTERM, old)
             self._log.close()
             self._log = None
-            lock.close()
 
     def _write_config(self):
         resolved = {k: v for k, v in self.config.items()}
@@ -483,20 +492,12 @@ class Pipeline:
             self._stale_upstream(task)
             os.makedirs(os.path.join(self.run_dir, "jobs"), exist_ok=True)
             own = _lock(self.run_dir, name=os.path.join("jobs", task.directory.replace(os.sep, "_") + ".lock"))
-            old = signal.signal(signal.SIGTERM, _raise_terminated)
-            self._log = open(os.path.join(self.run_dir, "pipeline.log"), "a")
             try:
-                self.t0 = time.perf_counter()
-                self._running[task] = self.t0
-                self._run_task(task, tag)
-            except (RunError, _Terminated, KeyboardInterrupt) as e:
-                reason = str(e) if isinstance(e, RunError) else type(e).__name__
-                self._log.write(time.strftime("%Y-%m-%d %H:%M:%S ") + f"{task.label} stopped: {reason}\n")
-                raise
+                with self._logged(f"{task.label} "):
+                    self.t0 = time.perf_counter()
+                    self._running[task] = self.t0
+                    self._run_task(task, tag)
             finally:
-                signal.signal(signal.SIGTERM, old)
-                self._log.close()
-                self._log = None
                 own.close()
         finally:
             lock.close()

@@ -124,12 +124,8 @@ PartitionName=test Nodes={host} Default=YES MaxTime=INFINITE State=UP OverSubscr
     def stop(self):
         if self.env is not None:
             subprocess.run(["scancel", "--full", "--user", str(os.geteuid())], env=self.env, capture_output=True)
+        from pysoft.pipeline import _stop
+
         for p, _ in reversed(self.procs):
-            if p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
+            _stop(p)
         self.procs = []
