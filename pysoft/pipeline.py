@@ -609,6 +609,7 @@ class Pipeline:
             with open(os.path.join(d, "started.json")) as fh:
                 if json.load(fh) != attempt:
                     return None
+            _settle_restart_pair(os.path.join(d, "planestrain.restart"))
             with open(os.path.join(d, "planestrain.restart.vars")) as fh:
                 m = re.search(r"^variable k_first equal (\d+)", fh.read(), re.M)
         except (OSError, ValueError):
@@ -771,6 +772,31 @@ def _lock(run_dir, shared=False, name=".lock"):
     fh.write(f"{os.getpid()}\n")
     fh.flush()
     return _Lock(fh)
+
+
+def _settle_restart_pair(restart):
+    """Make RESTART and RESTART.vars a pair again after a kill while in.tension.planestrain
+    renamed them into place.
+
+    The input writes both under .tmp names, then renames the restart file, then the vars file.
+    With RESTART.tmp still there, the first rename did not happen: the old pair is whole and the
+    .tmp files are dropped.  Without it but with a complete RESTART.vars.tmp (its last line, the
+    restart_step, written), only the second rename is missing: it is done here.  A kill between
+    the two renames (a job's time limit can land there) used to leave a new restart file with
+    the old vars, which the continuation refused for good."""
+    tmp_vars = restart + ".vars.tmp"
+    if not os.path.exists(tmp_vars):
+        return
+    if os.path.exists(restart + ".tmp"):
+        for path in (restart + ".tmp", tmp_vars):
+            os.unlink(path)
+        return
+    with open(tmp_vars) as fh:
+        complete = re.search(r"^variable restart_step equal \d+\n", fh.read(), re.M) is not None
+    if complete:
+        os.replace(tmp_vars, restart + ".vars")
+    else:
+        os.unlink(tmp_vars)
 
 
 def _is_task_folder(d):

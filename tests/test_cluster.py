@@ -9,6 +9,7 @@ reason, where slurmctld, slurmd, munge or root are missing; CI installs them
 (.ci/setup-slurm.sh).  The MD is test_pipeline.py's tiny protocol (150 atoms, 1 rank).
 """
 
+import glob
 import json
 import os
 import subprocess
@@ -136,7 +137,7 @@ def pysoft(args, env, timeout=120):
     return proc.stdout
 
 
-def wait_for(what, check, timeout, slurm):
+def wait_for(what, check, timeout, slurm, run):
     deadline = time.time() + timeout
     while time.time() < deadline:
         value = check()
@@ -144,8 +145,11 @@ def wait_for(what, check, timeout, slurm):
             return value
         time.sleep(0.5)
     queue = subprocess.run(["squeue", "-t", "all"], env=slurm.env, capture_output=True, text=True).stdout
-    raise AssertionError(f"{what} did not happen in {timeout} s; squeue: {queue}; "
-                         f"slurmd: {slurm.log_tail('slurmd')}")
+    outs = sorted(glob.glob(os.path.join(run, "jobs", "slurm", "*.out")), key=os.path.getmtime)
+    tail = lambda p: " | ".join(open(p, errors="replace").read().splitlines()[-5:]) if os.path.exists(p) else ""  # noqa
+    raise AssertionError(f"{what} did not happen in {timeout} s; squeue: {queue}; slurmd: {slurm.log_tail('slurmd')}; "
+                         f"last job output: {tail(outs[-1]) if outs else ''}; "
+                         f"pipeline.log: {tail(os.path.join(run, 'pipeline.log'))}")
 
 
 def restart_step(d):
@@ -176,10 +180,10 @@ def test_slurm_jobs_with_dependencies_cancel_and_resume(tmp_path, slurm):
     assert quench in dep or os.path.exists(os.path.join(run, "quench", "P0GPa", "done.json")), dep
 
     d = os.path.join(run, "planestrain", "P0GPa")
-    wait_for("strain step 2", lambda: restart_step(d) >= 2, 300, slurm)
+    wait_for("strain step 2", lambda: restart_step(d) >= 2, 300, slurm, run)
     subprocess.run(["scancel", strain], env=env, check=True)
     wait_for("the cancel", lambda: strain not in subprocess.run(
-        ["squeue", "-h", "-t", "R,CG,PD", "-o", "%i"], env=env, capture_output=True, text=True).stdout.split(), 60, slurm)
+        ["squeue", "-h", "-t", "R,CG,PD", "-o", "%i"], env=env, capture_output=True, text=True).stdout.split(), 60, slurm, run)
     assert not os.path.exists(os.path.join(d, "done.json"))
     status = pysoft([cfg, "--out", run, "--status"], env)
     assert "quench P=0 GPa" in status and "done" in status.split("quench P=0 GPa")[1].splitlines()[0]
@@ -190,12 +194,12 @@ def test_slurm_jobs_with_dependencies_cancel_and_resume(tmp_path, slurm):
     assert "quench" not in out.split("to slurm")[1].split("report")[0], out     # finished: not resubmitted
     again = json.load(open(os.path.join(run, "jobs.json")))["planestrain P=0 GPa"]
     assert again["job"] != strain and again["after"] == []
-    wait_for("the resumed plane strain", lambda: os.path.exists(os.path.join(d, "done.json")), 300, slurm)
+    wait_for("the resumed plane strain", lambda: os.path.exists(os.path.join(d, "done.json")), 300, slurm, run)
     rows = [ln for ln in open(os.path.join(d, "planestrain.txt")) if ln.strip() and not ln.startswith("#")]
     assert [int(r.split()[0]) for r in rows] == list(range(7))
     assert os.path.isfile(os.path.join(d, "log.continued1.lammps"))
     assert done(run, "planestrain/P0GPa")["result"]["rows"] == 7
-    wait_for("the report", lambda: os.path.exists(os.path.join(run, "report", "index.html")), 180, slurm)
+    wait_for("the report", lambda: os.path.exists(os.path.join(run, "report", "index.html")), 180, slurm, run)
     status = pysoft([cfg, "--out", run, "--status"], env)
     assert "2 of 2 task(s) done" in status, status
 
@@ -211,3 +215,26 @@ def test_a_continued_planestrain_drops_the_rows_past_its_restart_pair(tmp_path):
     assert path.read_text() == "# header\n# step strain\n0 0.0 1\n1 0.01 2\n2 0.02 3\n"
     _keep_rows_before(str(path), 3)                    # nothing past the pair: unchanged
     assert path.read_text().count("\n") == 5
+
+
+@pytest.mark.parametrize("state", ["before renames", "between renames", "vars.tmp cut short", "settled"])
+def test_a_restart_pair_cut_between_its_renames_is_settled(tmp_path, state):
+    """A kill while the input renames its restart pair into place (a time limit can land there)
+    leaves a pair the continuation can use: the old one whole, or the new one completed."""
+    from pysoft.pipeline import _settle_restart_pair
+
+    r = str(tmp_path / "planestrain.restart")
+    old, new = "variable k_first equal 3\nvariable restart_step equal 96\n", \
+        "variable k_first equal 4\nvariable restart_step equal 120\n"
+    open(r, "w").write("restart of step 96" if state == "before renames" else "restart of step 120")
+    open(r + ".vars", "w").write(old if state != "settled" else new)
+    if state == "before renames":
+        open(r + ".tmp", "w").write("restart of step 120")
+    if state != "settled":
+        open(r + ".vars.tmp", "w").write(new if state != "vars.tmp cut short" else new[:-12])
+    _settle_restart_pair(r)
+    vars_ = open(r + ".vars").read()
+    assert vars_ == (new if state in ("between renames", "settled") else old)
+    assert open(r).read() == ("restart of step 96" if state == "before renames" else "restart of step 120") \
+        or state == "vars.tmp cut short"
+    assert not os.path.exists(r + ".tmp") and not os.path.exists(r + ".vars.tmp")
