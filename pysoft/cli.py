@@ -252,6 +252,13 @@ class RunCommand:
                             help="stop once this stage is finished for every pressure")
         parser.add_argument("--plan", action="store_true", help="check the config, print the plan and stop")
         parser.add_argument("--keys", action="store_true", help="list every config key with its default and stop")
+        parser.add_argument("--submit", action="store_true",
+                            help="submit the unfinished tasks as batch jobs of the scheduler in cluster.executor "
+                                 "(needs pysoft[cluster]); run again to resubmit what failed or was killed")
+        parser.add_argument("--status", action="store_true",
+                            help="print where every task stands (done, its batch job's state) and stop")
+        parser.add_argument("--task", default=None, metavar="STAGE/PxGPa",
+                            help="run this one task (or 'report'): the work of one batch job of --submit")
 
     @staticmethod
     def run(args):
@@ -268,8 +275,10 @@ class RunCommand:
             config = find_example("small.yaml") if args.example else args.config
             if args.np is not None and args.np < 1:
                 raise RunError(f"--np must be at least 1, got {args.np}")
+            if sum(map(bool, (args.plan, args.submit, args.status, args.task))) > 1:
+                raise RunError("give at most one of --plan, --submit, --status and --task")
             run_pipeline(config, run_dir=args.out, nprocs=args.np, stop_after=args.stop_after,
-                         plan_only=args.plan)
+                         plan_only=args.plan, task=args.task, submit=args.submit, status=args.status)
         except RunError as e:
             raise CLIError(str(e))
 

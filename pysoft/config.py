@@ -47,7 +47,8 @@ SCHEMA = {
     "pressures": Key("pressures", ["0 GPa", "1 GPa", "2 GPa", "3 GPa", "4 GPa"],
                      "quench pressures: '2 GPa' strings, or numbers in pressure_unit"),
     "pressure_unit": Key("pressure_unit", "GPa", "unit of plain-number pressures (GPa, MPa, kbar, bar)"),
-    "np": Key("int", 1, "MPI ranks of every LAMMPS stage (pysoft run --np overrides)", minimum=1),
+    "np": Key("int", 1, "MPI ranks of the run: every task's, or all tasks' at once with ranks: (pysoft run --np "
+                      "overrides)", minimum=1),
     "stages": Key("stages", list(DEFAULT_STAGES), "stages to run, of " + ", ".join(STAGES)),
     "inputs_dir": Key("path", None, "folder of in.quench, matsui.mod, ... (default: the shipped inputs)"),
     "model": Key("path", None, "an existing model.json for the tension stage, instead of the train stage"),
@@ -134,6 +135,20 @@ SCHEMA = {
         seed=Key("int", 5512983, "seed of the velocities drawn after replicate", minimum=1),
         tdamp=Key("duration", 0.1, "thermostat damping, ps", minimum=0.0, strict_minimum=True),
         pdamp=Key("duration", 1.0, "barostat damping, ps", minimum=0.0, strict_minimum=True),
+    ),
+    # how many tasks run at once (pysoft.schedule): each task takes its stage's ranks out of np
+    "ranks": _section(**{name: Key("int?", None, f"MPI ranks of each {name} task (default: np, so one task "
+                                                 f"at a time){' (its phop threads)' if name == 'train' else ''}",
+                                   minimum=1)
+                         for name in ("quench", "nvt", "train", "planestrain", "planestress")}),
+    # pysoft run --submit: every task a batch job (pysoft.cluster, through psij-python)
+    "cluster": _section(
+        executor=Key("str", "slurm", "the batch scheduler: " + ", ".join(("slurm", "pbs", "lsf"))),
+        queue=Key("str", None, "partition or queue of the jobs (default: the site's)"),
+        account=Key("str", None, "account or project the jobs are charged to"),
+        time_limit=Key("float", 24.0, "time limit of each job, hours; a task stopped by it resumes when "
+                                      "pysoft run --submit runs again", minimum=0.0, strict_minimum=True),
+        pre_launch=Key("path", None, "a shell script each job sources before pysoft starts (module load ...)"),
     ),
 }
 
@@ -224,8 +239,12 @@ def validate(raw, base_dir="."):
     for k in ("inputs_dir", "model"):
         if cfg[k] is not None:
             cfg[k] = os.path.normpath(os.path.join(base_dir, os.path.expanduser(cfg[k])))
+    if cfg["cluster"]["pre_launch"] is not None:
+        cfg["cluster"]["pre_launch"] = os.path.normpath(os.path.join(base_dir, os.path.expanduser(
+            cfg["cluster"]["pre_launch"])))
     cfg["train"]["spec"] = _spec_in_folder(cfg["train"]["spec"], base_dir)
     _cross_checks(cfg)
+    _cluster_checks(cfg)
     return cfg
 
 
@@ -425,6 +444,13 @@ def _cross_checks(cfg):
         raise ConfigError("model: is given and the train stage is on: drop one (model: is for runs without training)")
     if "train" in cfg["stages"] and len(cfg["train"]["C"]) != len(set(cfg["train"]["C"])):
         raise ConfigError("train.C names a value twice")
+
+
+def _cluster_checks(cfg):
+    from pysoft.cluster import EXECUTORS
+
+    if cfg["cluster"]["executor"] not in EXECUTORS:
+        raise ConfigError(f"cluster.executor must be one of {', '.join(EXECUTORS)}, got {cfg['cluster']['executor']!r}")
 
 
 def describe():

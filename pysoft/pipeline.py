@@ -2,8 +2,11 @@
 
 The stages themselves (what each reads, runs, checks and records) are the objects of
 :mod:`pysoft.stages`; this module plans their tasks (one stage at one pressure, or the one
-training run), checks the plan, runs the tasks in order under ``mpirun -np N lmp`` and keeps
-their ``done.json``.
+training run), checks the plan, runs the tasks under ``mpirun -np RANKS lmp`` and keeps their
+``done.json``.  A task starts once the tasks it reads are finished and its stage's ranks (the
+config's ``ranks:``, default all of ``np``) are free, so independent tasks run side by side
+(:mod:`pysoft.schedule`); ``--submit`` hands them to a batch scheduler instead
+(:mod:`pysoft.cluster`), each job running one task (:meth:`Pipeline.run_task`).
 
 A task writes ``done.json`` only after it finished and its outputs were checked.  A run started
 again skips finished tasks whose settings and inputs are unchanged and starts an unfinished task
@@ -17,10 +20,12 @@ Before any MD the whole plan is checked: the config, the executables, the inputs
 tension stage needs, the disk space the trajectories need.  Mistakes are :class:`RunError` with
 a one-line message.
 
-Time left is estimated from the atom-steps of the remaining tasks and the wall time per
-atom-step measured on the finished ones (of the same stage where there are any).
+Time left is the wall time of the remaining schedule, from the atom-steps of the remaining tasks
+and the rank-seconds per atom-step measured on the finished ones (of the same stage where there
+are any), each task on its own ranks.
 """
 
+import contextlib
 import json
 import os
 import re
@@ -28,6 +33,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 
@@ -35,6 +41,7 @@ from pysoft.config import ConfigError
 from pysoft.progress import hms, size
 from pysoft.fsprobe import write_problem
 from pysoft.runfolder import DONE, TASK_MARKER, read_done
+from pysoft.schedule import simulate, startable
 from pysoft.stages import STAGES, TASK_STAGES, PlaneStrain, RunError, analysis_on, fmt_var, nvt_frames
 
 PRIOR_ATOM_STEPS_PER_S = 6.0e4    # per rank, for estimates before any stage finished
@@ -110,6 +117,7 @@ class Task:
         self.upstream = []          # tasks whose outputs this one reads
         self.params = {}            # what defines the result (the -var values, training settings)
         self.cost = 0.0             # atom-steps (MD) or atom-frames (train): the unit of the estimate
+        self.ranks = 1              # MPI ranks (train: phop threads) it runs on
         self.done = None            # the done.json dict, once finished
 
     def __repr__(self):
@@ -200,10 +208,16 @@ class Pipeline:
         self.stream = stream or sys.stdout
         self.heartbeat = heartbeat
         self.natoms = 5 * config["units"]
+        self.core_share = 1.0       # cores per rank: below 1 when a local run has more ranks than cores
         self.warnings = []
         self.tasks = []
         self.t0 = None
         self._log = None
+        self._say_lock = threading.Lock()
+        self._running = {}          # task -> perf_counter at its start
+        self._stopping = threading.Event()
+        self._local = threading.local()
+        self.only = None            # the folder of the one task of a batch job (run_task)
 
     # -- planning and checks (no MD) --------------------------------------------------------
 
@@ -250,6 +264,7 @@ class Pipeline:
                     ups = by_stage[need]
                     t.upstream += [u for u in ups if not kind.per_pressure or u.pressure in (None, t.pressure)]
                 t.params, t.cost = kind.params(cfg, t.pressure), cost
+                t.ranks = min(cfg["ranks"].get(name) or self.nprocs, self.nprocs)
             by_stage[name] = tasks
         self.all_tasks = [t for name in TASK_STAGES for t in by_stage[name]]
         self.train_task = by_stage["train"][0]
@@ -304,7 +319,7 @@ class Pipeline:
                            "model: /path/to/model.json, or set planestrain.analysis: false")
 
     def _check_disk(self):
-        need = sum(t.kind.disk(self.config, self.natoms) for t in self.tasks if t.done is None)
+        need = sum(t.kind.disk(self.config, self.natoms) for t in self._todo())
         frames = nvt_frames(self.config["nvt"])
         probe = self.run_dir
         while not os.path.exists(probe):
@@ -319,85 +334,122 @@ class Pipeline:
     # -- estimates ----------------------------------------------------------------------------
 
     def _seconds_per_unit(self, stage):
+        """Rank-seconds per atom-step of an MD stage (wall seconds x ranks, so that a task on
+        other ranks scales by them), or wall seconds per atom-frame of training; measured on the
+        finished tasks of the stage, else of any MD stage; None for training before one ran."""
+        md = STAGES[stage].script is not None
         finished = [t.done for t in self.all_tasks if t.done and t.done.get("cost")]
         same = [d for d in finished if d["stage"] == stage]
+        if not same and md:
+            same = [d for d in finished if STAGES[d["stage"]].script]
         if same:
-            return sum(d["wall_s"] for d in same) / sum(d["cost"] for d in same)
-        if not STAGES[stage].script:
-            return None
-        md = [d for d in finished if STAGES[d["stage"]].script]
-        if md:
-            return sum(d["wall_s"] for d in md) / sum(d["cost"] for d in md)
-        return 1.0 / (PRIOR_ATOM_STEPS_PER_S * min(self.nprocs, os.cpu_count() or 1))
+            return sum(d["wall_s"] * ((d.get("np") or 1) if md else 1) for d in same) / sum(d["cost"] for d in same)
+        return 1.0 / PRIOR_ATOM_STEPS_PER_S if md else None
 
     def estimate(self, task):
-        """Seconds the task is expected to take."""
+        """Seconds the task is expected to take on its ranks (one core each, as on an allocation;
+        a local run with more ranks than cores shares them: :attr:`core_share`)."""
         rate = self._seconds_per_unit(task.stage)
         if rate is None:                 # training, before one was measured
             a, b = STAGES["train"].PRIOR
             return a + b * task.cost
+        if task.kind.script:
+            return rate * task.cost / (task.ranks * self.core_share)
         return rate * task.cost
 
-    def time_left(self, current=None, current_elapsed=0.0):
-        left = sum(self.estimate(t) for t in self.tasks if t.done is None and t is not current)
-        if current is not None:
-            left += max(self.estimate(current) - current_elapsed, 0.0)
+    def schedule(self, running=None):
+        """({task: (start, end)} in s from now, wall seconds) of the unfinished tasks on np ranks;
+        `running` maps running tasks to their elapsed seconds."""
+        running = running or {}
+        pending = [t for t in self._todo() if t not in running]
+        return simulate(pending, self.nprocs, lambda t: t.ranks, lambda t: t.upstream, self.estimate,
+                        [(t, self.estimate(t) - e) for t, e in running.items()])
+
+    def serial_time(self):
+        """Seconds the unfinished tasks take one after another, each on its own ranks (as every
+        run did before tasks ran side by side)."""
+        return sum(self.estimate(t) for t in self._todo())
+
+    def time_left(self):
+        now = time.perf_counter()
+        left = self.schedule({t: now - t0 for t, t0 in list(self._running.items())})[1]
         if "report" in self.config["stages"]:
             left += STAGES["report"].SECONDS
         return left
 
+    def _todo(self):
+        """The unfinished tasks this run does (up to the --stop-after stage), in order."""
+        if self.only is not None:
+            return [t for t in self.tasks if t.directory == self.only and t.done is None]
+        return [t for t in self.tasks if t.done is None and TASK_STAGES.index(t.stage) <= self._last_stage()]
+
     # -- running ------------------------------------------------------------------------------
 
     def say(self, text):
-        print(text, file=self.stream, flush=True)
-        if self._log is not None:
-            self._log.write(time.strftime("%Y-%m-%d %H:%M:%S ") + text + "\n")
-            self._log.flush()
+        with self._say_lock:                # tasks running side by side report from their threads
+            print(text, file=self.stream, flush=True)
+            if self._log is not None:
+                self._log.write(time.strftime("%Y-%m-%d %H:%M:%S ") + text + "\n")
+                self._log.flush()
 
     def run(self):
         """Run every unfinished task in order; then the report.  Returns the finished tasks."""
         os.makedirs(self.run_dir, exist_ok=True)
         lock = _lock(self.run_dir)
+        try:
+            with self._logged():
+                self._write_config()
+                cores = os.cpu_count() or 1
+                if self.nprocs > cores:
+                    # the ranks share this machine's cores: estimates and the time left say so
+                    self.core_share = cores / self.nprocs
+                    self.warnings.append(f"{self.nprocs} ranks on the {cores} cores of this machine: they share them")
+                self.t0 = time.perf_counter()
+                todo = [t for t in self.tasks if t.done is None]
+                self.say(f"pysoft run: {len(self.config['pressures'])} pressure(s) "
+                         f"({', '.join(f'{p:g}' for p in self.config['pressures'])} GPa), {self.natoms} atoms, "
+                         f"{self.nprocs} MPI rank(s), stages {', '.join(self.config['stages'])}; {len(self.tasks) - len(todo)} "
+                         f"of {len(self.tasks)} task(s) already done; estimated {hms(self.time_left())}")
+                self.say(f"  run folder {self.run_dir}; inputs {self.inputs_dir}")
+                for w in self.warnings:
+                    self.say(f"  warning: {w}")
+                todo = self._todo()
+                tags = {t: f"[{i}/{len(self.tasks)}] {t.label}" for i, t in enumerate(self.tasks, 1)}
+                for t in self.tasks:
+                    if t.done is not None and (t in todo or TASK_STAGES.index(t.stage) <= self._last_stage()):
+                        self.say(f"{tags[t]}: done earlier ({t.done.get('finished', '?')}, {t.done['wall_s']:.0f} s), "
+                                 f"skipped")
+                self._run_tasks(todo, tags)
+                if self.stop_after in TASK_STAGES:
+                    self.say(f"pysoft run: stopped after the {self.stop_after} stage (--stop-after); "
+                             f"run again without it to go on")
+                    return self.tasks
+                if "report" in self.config["stages"]:
+                    from pysoft.report import build_report
+
+                    t = time.perf_counter()
+                    index = build_report(self.run_dir)
+                    self.say(f"report: {index} ({time.perf_counter() - t:.0f} s)")
+                self.say(f"pysoft run: finished in {hms(time.perf_counter() - self.t0)}")
+                return self.tasks
+        finally:
+            lock.close()
+
+    @contextlib.contextmanager
+    def _logged(self, who=""):
+        """SIGTERM as an exception, pipeline.log open, and why the work stopped written in it."""
         old = signal.signal(signal.SIGTERM, _raise_terminated)
         self._log = open(os.path.join(self.run_dir, "pipeline.log"), "a")
         try:
-            self._write_config()
-            self.t0 = time.perf_counter()
-            todo = [t for t in self.tasks if t.done is None]
-            self.say(f"pysoft run: {len(self.config['pressures'])} pressure(s) "
-                     f"({', '.join(f'{p:g}' for p in self.config['pressures'])} GPa), {self.natoms} atoms, "
-                     f"{self.nprocs} MPI rank(s), stages {', '.join(self.config['stages'])}; {len(self.tasks) - len(todo)} "
-                     f"of {len(self.tasks)} task(s) already done; estimated {hms(self.time_left())}")
-            self.say(f"  run folder {self.run_dir}; inputs {self.inputs_dir}")
-            for w in self.warnings:
-                self.say(f"  warning: {w}")
-            for i, t in enumerate(self.tasks, 1):
-                tag = f"[{i}/{len(self.tasks)}] {t.label}"
-                if t.done is not None:
-                    self.say(f"{tag}: done earlier ({t.done.get('finished', '?')}, {t.done['wall_s']:.0f} s), skipped")
-                else:
-                    self._run_task(t, tag)
-                if self.stop_after == t.stage and not any(u.stage == t.stage and u.done is None for u in self.tasks):
-                    self.say(f"pysoft run: stopped after the {t.stage} stage (--stop-after); "
-                             f"run again without it to go on")
-                    return self.tasks
-            if "report" in self.config["stages"]:
-                from pysoft.report import build_report
-
-                t = time.perf_counter()
-                index = build_report(self.run_dir)
-                self.say(f"report: {index} ({time.perf_counter() - t:.0f} s)")
-            self.say(f"pysoft run: finished in {hms(time.perf_counter() - self.t0)}")
-            return self.tasks
+            yield
         except (RunError, _Terminated, KeyboardInterrupt) as e:
             reason = str(e) if isinstance(e, RunError) else type(e).__name__
-            self._log.write(time.strftime("%Y-%m-%d %H:%M:%S ") + f"stopped: {reason}\n")
+            self._log.write(time.strftime("%Y-%m-%d %H:%M:%S ") + f"{who}stopped: {reason}\n")
             raise
         finally:
             signal.signal(signal.SIGTERM, old)
             self._log.close()
             self._log = None
-            lock.close()
 
     def _write_config(self):
         resolved = {k: v for k, v in self.config.items()}
@@ -406,6 +458,104 @@ class Pipeline:
         _atomic_json(os.path.join(self.run_dir, "config.json"), resolved)
         if getattr(self.config, "source", None):
             shutil.copyfile(self.config.source, os.path.join(self.run_dir, "config.yaml"))
+
+    def prepare_submit(self):
+        """Make the run folder pysoft's and record the config, for the jobs of ``--submit``;
+        refused while a local pysoft run works there."""
+        os.makedirs(os.path.join(self.run_dir, "jobs"), exist_ok=True)
+        _lock(self.run_dir, shared=True).close()
+        self._submit_lock = _lock(self.run_dir, name=os.path.join("jobs", ".submit.lock"))
+        self._write_config()
+
+    def run_task(self, which):
+        """Run the one task in folder `which` (STAGE/PxGPa, train) or the report: what a batch
+        job of ``pysoft run --submit`` does.  Jobs of one run folder run side by side: each holds
+        the run folder's lock shared (a local pysoft run there holds it alone) and its task's
+        own lock."""
+        from pysoft.cluster import REPORT
+
+        lock = _lock(self.run_dir, shared=True)
+        try:
+            if which == REPORT:
+                from pysoft.report import build_report
+
+                self.say(f"report: {build_report(self.run_dir)}")
+                return
+            task = next((t for t in self.tasks if t.directory == which), None)
+            if task is None:
+                raise RunError(f"--task {which}: no such task in this config "
+                               f"(tasks: {', '.join(t.directory for t in self.tasks)})")
+            tag = f"[{self.tasks.index(task) + 1}/{len(self.tasks)}] {task.label}"
+            if task.done is not None:
+                self.say(f"{tag}: done earlier ({task.done.get('finished', '?')}), skipped")
+                return
+            self._stale_upstream(task)
+            os.makedirs(os.path.join(self.run_dir, "jobs"), exist_ok=True)
+            own = _lock(self.run_dir, name=os.path.join("jobs", task.directory.replace(os.sep, "_") + ".lock"))
+            try:
+                with self._logged(f"{task.label} "):
+                    self.t0 = time.perf_counter()
+                    self._running[task] = self.t0
+                    self._run_task(task, tag)
+            finally:
+                own.close()
+        finally:
+            lock.close()
+
+    def _last_stage(self):
+        return TASK_STAGES.index(self.stop_after) if self.stop_after in TASK_STAGES else len(TASK_STAGES)
+
+    def _run_tasks(self, todo, tags):
+        """Run `todo`: each task once its upstream tasks are finished and its ranks are free
+        (pysoft.schedule.startable), each in a thread of its own that waits for its mpirun.
+
+        A task that fails stops new starts; the tasks still running finish (their work is kept)
+        and then the first failure is raised.  SIGTERM or Ctrl-C stops every running task."""
+        import queue
+
+        pending, ended, failure = list(todo), queue.Queue(), None
+        threads = {}
+
+        def work(task):
+            try:
+                self._run_task(task, tags[task])
+                ended.put((task, None))
+            except BaseException as e:          # handed to the main thread, which raises it
+                ended.put((task, e))
+
+        try:
+            while pending or self._running:
+                if failure is None:
+                    free = self.nprocs - sum(t.ranks for t in list(self._running))
+                    for t in startable(pending, lambda u: u.done is not None, free, lambda u: u.ranks,
+                                       lambda u: u.upstream):
+                        pending.remove(t)
+                        self._running[t] = time.perf_counter()
+                        threads[t] = threading.Thread(target=work, args=(t,), name=t.label, daemon=True)
+                        threads[t].start()
+                if not self._running:
+                    break
+                try:
+                    task, error = ended.get(timeout=1.0)
+                except queue.Empty:
+                    continue
+                threads.pop(task).join()
+                self._running.pop(task, None)
+                if error is not None and failure is None:
+                    failure = error
+                    if self._running:
+                        others = list(self._running)
+                        self.say(f"{tags[task]}: failed; waiting for the {len(others)} running task(s) to "
+                                 f"finish, whose work is kept: {', '.join(t.label for t in others)}")
+            if failure is not None:
+                raise failure
+            if pending:
+                raise RunError(f"{pending[0].label} cannot start: it needs {pending[0].ranks} ranks of {self.nprocs}")
+        except BaseException:
+            self._stopping.set()
+            for t, th in list(threads.items()):
+                th.join(timeout=60)
+            raise
 
     def _run_task(self, task, tag):
         d = os.path.join(self.run_dir, task.directory)
@@ -426,23 +576,25 @@ class Pipeline:
         est = self.estimate(task)
         self.say(f"{tag}: started, ~{hms(est)} (run elapsed {hms(time.perf_counter() - self.t0)}, "
                  f"left ~{hms(self.time_left())})")
-        start = time.perf_counter()
+        start = self._running.get(task) or time.perf_counter()
         started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        cpu0 = _children_cpu()
+        self._local.cpu = 0.0
+        self._local.task = task
         beat = lambda: self._beat(task, tag, start)  # noqa: E731
         run = task.kind.run
-        outputs, result = run(self, task, d, beat, resume=True) if resume else run(self, task, d, beat)
+        outputs, result = run(self, task, d, beat, resume=resume) if resume else run(self, task, d, beat)
         wall = time.perf_counter() - start
-        cpu = _children_cpu() - cpu0
+        cpu = self._local.cpu
         done = {"stage": task.stage, "pressure_GPa": task.pressure, "label": task.label, "id": uuid.uuid4().hex,
                 "params": task.params, "upstream": {u.label: u.done["id"] for u in task.upstream},
-                "outputs": outputs, "result": result, "np": self.nprocs, "wall_s": round(wall, 2),
+                "outputs": outputs, "result": result, "np": task.ranks, "wall_s": round(wall, 2),
                 "cpu_s": round(cpu, 2),
                 "cost": task.cost, "cost_unit": task.kind.cost_unit,
                 "started": started, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 "pysoft": _version()}
         _atomic_json(os.path.join(d, DONE), done)
         task.done = done
+        self._running.pop(task, None)
         self.say(f"{tag}: done in {hms(wall)}{task.kind.summary(result)} (run elapsed "
                  f"{hms(time.perf_counter() - self.t0)}, left ~{hms(self.time_left())})")
 
@@ -472,7 +624,7 @@ class Pipeline:
     def _beat(self, task, tag, start):
         elapsed = time.perf_counter() - start
         self.say(f"{tag}: running {hms(elapsed)} of ~{hms(self.estimate(task))} "
-                 f"(left ~{hms(self.time_left(task, elapsed))} in all)")
+                 f"(left ~{hms(self.time_left())} in all)")
 
     def _stale_upstream(self, task):
         for u in task.upstream:
@@ -491,7 +643,7 @@ class Pipeline:
             shutil.copyfile(os.path.join(self.inputs_dir, name), os.path.join(d, name))
         if "analysis" in variables:
             variables = {**variables, "analysis": os.path.join(d, "pysoft_analysis.mod")}
-        cmd = [self.mpirun, "-np", str(self.nprocs), self.lmp, "-in", script,
+        cmd = [self.mpirun, "-np", str(task.ranks), self.lmp, "-in", script,
                "-log", log, "-nocite", "-var", "pot", os.path.join(d, "matsui.mod")]
         for k, v in variables.items():
             cmd += ["-var", k, fmt_var(v)]
@@ -517,19 +669,25 @@ class Pipeline:
             fh.write(" ".join(shlex.quote(str(c)) for c in cmd) + "\n")
 
     def _child(self, cmd, cwd, out_path, beat, env=None):
+        """Run `cmd` to its end, with heartbeats; its CPU seconds (and its children's: the ranks)
+        are added to this thread's task (os.wait4, since tasks run side by side)."""
         with open(out_path, "w") as out:
             proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     env=env, preexec_fn=_die_with_parent)
             last = time.perf_counter()
             try:
                 while True:
-                    try:
-                        return proc.wait(timeout=1.0)
-                    except subprocess.TimeoutExpired:
-                        pass
+                    pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+                    if pid:
+                        proc.returncode = os.waitstatus_to_exitcode(status)
+                        self._local.cpu = getattr(self._local, "cpu", 0.0) + usage.ru_utime + usage.ru_stime
+                        return proc.returncode
+                    if self._stopping.is_set():
+                        raise _Terminated()
                     if self.heartbeat and time.perf_counter() - last >= self.heartbeat:
                         last = time.perf_counter()
                         beat()
+                    time.sleep(0.05)
             except BaseException:
                 _stop(proc)
                 raise
@@ -542,24 +700,30 @@ class Pipeline:
     # -- the plan as text ------------------------------------------------------------------------
 
     def describe(self):
+        """The plan: every task with its ranks and its start and end in the schedule (hours from
+        now), the wall time of it all beside that of one task at a time, and the disk."""
+        times, wall = self.schedule()
         lines = [f"plan for {self.run_dir} ({self.natoms} atoms per glass, {self.nprocs} rank(s)):"]
         for t in self.tasks:
-            state = "done" if t.done is not None else f"to do, ~{hms(self.estimate(t))}"
-            lines.append(f"  {t.label:<28} {state}")
+            if t.done is not None:
+                lines.append(f"  {t.label:<28} done")
+            elif t in times:
+                start, end = times[t]
+                lines.append(f"  {t.label:<28} {'to do, ~' + hms(self.estimate(t)):<22} on {t.ranks:>4} rank(s), "
+                             f"from {hms(start)} to {hms(end)}")
+        report = STAGES["report"].SECONDS if "report" in self.config["stages"] else 0.0
         lines.append(f"  estimated time left {hms(self.time_left())}, disk {size(self.disk_needed)}")
+        lines.append(f"  wall time: {hms(wall + report)} with tasks side by side on {self.nprocs} rank(s) "
+                     f"(ranks: per stage in the config), {hms(self.serial_time() + report)} one task at a time")
+        cores = os.cpu_count() or 1
+        if self.nprocs > cores:
+            lines.append(f"  note: the times assume a core per rank, as in an allocation of {self.nprocs} cores "
+                         f"(this machine has {cores}), and MD speed in proportion to a task's ranks")
         lines.extend(f"  warning: {w}" for w in self.warnings)
         return "\n".join(lines)
 
 
 # -- helpers ---------------------------------------------------------------------------------
-
-
-def _children_cpu():
-    """CPU seconds of all finished child processes and their descendants (the MPI ranks)."""
-    import resource
-
-    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return ru.ru_utime + ru.ru_stime
 
 
 def _raise_terminated(signum, frame):
@@ -594,15 +758,18 @@ class _Lock:
         self.fh.close()
 
 
-def _lock(run_dir):
+def _lock(run_dir, shared=False, name=".lock"):
     import fcntl
 
-    fh = open(os.path.join(run_dir, ".lock"), "a+")
+    fh = open(os.path.join(run_dir, name), "a+")
     try:
-        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fh, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
     except OSError:
         fh.close()
-        raise RunError(f"another pysoft run is working in {run_dir}")
+        raise RunError(f"another pysoft run is working in {run_dir}" if name == ".lock" else
+                       f"another job is running the task of {os.path.join(run_dir, name)}")
+    if shared:
+        return _Lock(fh)
     fh.seek(0)
     fh.truncate()
     fh.write(f"{os.getpid()}\n")
@@ -651,8 +818,11 @@ def _version():
 
 
 def run_pipeline(config_path, run_dir=None, nprocs=None, stop_after=None, plan_only=False, stream=None,
-                 heartbeat=60.0):
-    """Load, check and run a config; the entry point of ``pysoft run``."""
+                 heartbeat=60.0, task=None, submit=False, status=False):
+    """Load, check and run a config; the entry point of ``pysoft run``.
+
+    `task`: run that one task (a batch job's work); `submit`: submit the unfinished tasks as
+    batch jobs (pysoft.cluster); `status`: print where every task stands."""
     from pysoft.config import load_config
 
     try:
@@ -661,13 +831,32 @@ def run_pipeline(config_path, run_dir=None, nprocs=None, stop_after=None, plan_o
         raise RunError(str(e))
     if run_dir is None:
         run_dir = os.path.join("runs", os.path.splitext(os.path.basename(config_path))[0])
-    pipe = Pipeline(config, run_dir, nprocs=nprocs, stop_after=stop_after, stream=stream,
-                    heartbeat=heartbeat).prepare()
+    pipe = Pipeline(config, run_dir, nprocs=nprocs, stop_after=stop_after, stream=stream, heartbeat=heartbeat)
+    if status:
+        from pysoft.cluster import status_lines
+
+        if not os.path.isdir(pipe.run_dir):
+            raise RunError(f"no run folder {pipe.run_dir}")
+        pipe.inputs_dir = find_inputs_dir(config)
+        pipe._plan()
+        print("\n".join(status_lines(pipe)), file=stream or sys.stdout)
+        return pipe
+    if task is not None:
+        pipe.only = task
+    pipe.prepare()
     if plan_only:
         print(pipe.describe(), file=stream or sys.stdout)
         return pipe
     try:
-        pipe.run()
+        if submit:
+            from pysoft.cluster import submit as submit_jobs
+
+            pipe.prepare_submit()
+            submit_jobs(pipe, config_path, stream=stream)
+        elif task is not None:
+            pipe.run_task(task)
+        else:
+            pipe.run()
     except _Terminated:
         raise RunError("terminated (SIGTERM); run the same command again to resume")
     return pipe

@@ -305,6 +305,8 @@ class Train(Stage):
             cmd += ["--per-class", str(tr["per_class"])]
         pipe._write_command(d, cmd)
         env = dict(os.environ, PYTHONUNBUFFERED="1")
+        if task.ranks < pipe.nprocs:              # other tasks run beside it: phop keeps to its share
+            env["NUMBA_NUM_THREADS"] = str(task.ranks)
         log = os.path.join(d, "train.log")
         rc = pipe._child(cmd, d, log, beat, env=env)
         if rc != 0:
@@ -388,6 +390,8 @@ class PlaneStrain(Stage):
         ended = resume and planestrain_outcome(os.path.join(d, "planestrain.txt")) is not None
         if resume:
             # each continuation keeps its own log; the stress-strain file and the series go on
+            # from the restart pair's step: pysoft.runid (called by the input) drops the rows
+            # written after the pair, both files by one rule
             n = 1 + sum(1 for f in os.listdir(d) if re.fullmatch(r"log\.continued\d+\.lammps", f))
             log = f"log.continued{n}.lammps"
             variables["restart"] = "planestrain.restart"
