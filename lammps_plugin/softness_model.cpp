@@ -5,12 +5,11 @@
 #include "softness_model.h"
 
 #include "json_reader.h"
-#include "nlohmann/json.hpp"
 
 #include <algorithm>
 #include <cmath>
 
-using json = nlohmann_lmp::json;
+using pysoft::json;
 
 namespace pysoft {
 
