@@ -495,9 +495,10 @@ class Pipeline:
                "-log", log, "-nocite", "-var", "pot", os.path.join(d, "matsui.mod")]
         for k, v in variables.items():
             cmd += ["-var", k, fmt_var(v)]
-        self._write_command(d, cmd)
+        env = plugin_env(self.lmp)
+        self._write_command(d, cmd, env)
         screen = "screen.txt" if log == "log.lammps" else f"screen.{log}.txt"
-        rc = self._child(cmd, d, os.path.join(d, screen), beat, env=plugin_env(self.lmp))
+        rc = self._child(cmd, d, os.path.join(d, screen), beat, env=env)
         log = os.path.join(d, log)
         text = open(log, errors="replace").read() if os.path.exists(log) else ""
         errors = [ln.strip() for ln in text.splitlines() if ln.startswith("ERROR")]
@@ -509,12 +510,17 @@ class Pipeline:
         return text
 
     @staticmethod
-    def _write_command(d, cmd):
-        """What ran, as a shell line, beside its outputs."""
+    def _write_command(d, cmd, env=None):
+        """What ran, as a shell line, beside its outputs (with the plugin path pysoft set for a
+        LAMMPS of your own)."""
         import shlex
 
+        prefix = ""
+        path = (env or {}).get("LAMMPS_PLUGIN_PATH")
+        if path is not None and path != os.environ.get("LAMMPS_PLUGIN_PATH"):
+            prefix = f"LAMMPS_PLUGIN_PATH={shlex.quote(path)} "
         with open(os.path.join(d, "command.txt"), "w") as fh:
-            fh.write(" ".join(shlex.quote(str(c)) for c in cmd) + "\n")
+            fh.write(prefix + " ".join(shlex.quote(str(c)) for c in cmd) + "\n")
 
     def _child(self, cmd, cwd, out_path, beat, env=None):
         with open(out_path, "w") as out:

