@@ -57,7 +57,8 @@ inline bool lammps_matches(void *lmp, const char *plugin)
   auto version = (version_t) dlsym(RTLD_DEFAULT, "lammps_version");
   auto setting = (setting_t) dlsym(RTLD_DEFAULT, "lammps_extract_setting");
   auto error = (error_t) dlsym(RTLD_DEFAULT, "lammps_error");
-  if (!version || !setting) return true;    // a static LAMMPS binary: nothing to ask (see doc)
+  // a LAMMPS that exports no C library interface cannot be asked; the loader has checked symbols
+  if (!version || !setting) return true;
   const int running = version(lmp);
   const int tagint_size = setting(lmp, "tagint");
   const int built_tagint = (int) sizeof(LAMMPS_NS::tagint);
