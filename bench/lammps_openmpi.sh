@@ -31,7 +31,7 @@ if [ ! -f "$W/src/src/version.h" ]; then
   apt-get "${APT[@]}" update -qq
   (cd "$W/src" && apt-get "${APT[@]}" source --download-only lammps/sid || true)   # the .dsc may be missing on the mirror; the orig tarball is what we use
   (cd "$W/voro" && apt-get "${APT[@]}" source --download-only voro++/bookworm)
-  tar xzf "$W"/src/lammps_*.orig.tar.gz -C "$W/src" --wildcards 'src/*' 'cmake/*' 'python/*' 'LICENSE'
+  tar xzf "$W"/src/lammps_*.orig.tar.gz -C "$W/src" --wildcards 'src/*' 'cmake/*' 'python/*' 'doc/*.1' 'LICENSE'
   took "sources"
 fi
 VORO_TGZ=$(ls "$W"/voro/voro++_*.orig.tar.gz)
@@ -59,7 +59,7 @@ if [ ! -f "$V/lib/python3.11/site-packages/pysoft/lib/pysoftplugin.so" ] || [ "$
   [ -x "$V/bin/python" ] || python3 -m venv "$V"
   "$V/bin/pip" install -q scikit-build-core
   # mpi4py compiled against this MPI (Open MPI), as on a cluster
-  MPICC=$(command -v mpicc) "$V/bin/pip" install -q --no-binary mpi4py mpi4py
+  "$V/bin/python" -c "import mpi4py" 2>/dev/null || MPICC=$(command -v mpicc) "$V/bin/pip" install -q --no-binary mpi4py mpi4py
   "$V/bin/pip" install -q --no-build-isolation \
     -Ccmake.define.PYSOFT_LAMMPS=installed -Ccmake.define.LAMMPS_DIR="$W/prefix/lib/cmake/LAMMPS" \
     -Cbuild-dir="$W/pysoft-build" "$ROOT"
@@ -70,7 +70,7 @@ if [ ! -f "$V/lib/python3.11/site-packages/pysoft/lib/pysoftplugin.so" ] || [ "$
   touch "$V/.pysoft"
   took "pysoft build"
 fi
-"$V/bin/pysoft" info 2>&1 | grep -v "^specs" || true
+"$V/bin/pysoft" info 2>&1 | grep -av "^specs" || true
 
 # -- 4. the checks against the default build (the .venv of `make install`) ---------------------
 step "checks: tests/test_lammps_versions.py on the Open MPI LAMMPS"
