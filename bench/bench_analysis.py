@@ -10,7 +10,7 @@ A. **Cost of one analysis step in MD steps** on 16,200 atoms: an 8,100-atom glas
    (features + softness of every Al, bond switching, D2min and the running D, stress/atom and
    Voronoi volumes for the local stress, the global softness percentile and the high-softness
    clusters, one JSON line written and fsync'ed) followed by
-   ``compute_modify pysoft_NA reference current``.  Its cost is the time of that pair minus the
+   ``fix_modify pysoft_NA_NONAFFINE_REFERENCE reference current``.  Its cost is the time of that pair minus the
    time of the same ``run 0 post no`` without the hook (``run 0`` itself computes the forces
    once, which any strain loop does anyway), divided by the time of one MD step (NVT, velocity
    Verlet) of the same system on the same ranks without the analysis defined.  Also measured:
@@ -70,7 +70,7 @@ PAPER_POT = {"rc": "10.0", "kacc": "1.0e-5"}
 LOOP = {"nx": "1", "t_eq": "0.5", "de": "0.01", "nsteps": "50", "t_nvt": "0.2", "t_avg": "0.1", "miniter": "50"}
 DUMP_LINE = ("write_dump all custom frames/frame.${k}.dump id type x y z vx vy vz ix iy iz "
              "modify sort id format float %.17g")
-ANALYSIS_LINE = 'if "${pysoft_on} == 1" then "run 0 post no" "compute_modify pysoft_NA reference current"'
+ANALYSIS_LINE = 'if "${pysoft_on} == 1" then "run 0 post no" "fix_modify pysoft_NA_NONAFFINE_REFERENCE reference current"'
 
 
 def say(msg):
@@ -168,12 +168,12 @@ def worker_step(args):
         variable series string {args.series}
         include {os.path.join(INPUTS, 'pysoft_analysis.mod')}
     """)
-    res["first_tally"] = timed(cmd("run 0 post no\ncompute_modify pysoft_NA reference current"))
+    res["first_tally"] = timed(cmd("run 0 post no\nfix_modify pysoft_NA_NONAFFINE_REFERENCE reference current"))
     res["md_step_analysis_defined"] = [timed(cmd(f"run {args.md_steps}")) for _ in range(args.repeats)]
     res["tally"] = []
     for _ in range(args.repeats):
         lmp.command("run 20")          # the atoms move between two analysis steps, as in a loop
-        res["tally"].append(timed(cmd("run 0 post no\ncompute_modify pysoft_NA reference current")))
+        res["tally"].append(timed(cmd("run 0 post no\nfix_modify pysoft_NA_NONAFFINE_REFERENCE reference current")))
     lmp.command("unfix pysoft_tally")
     res["run0_no_hook"] = [timed(cmd("run 0 post no")) for _ in range(args.repeats)]
 
@@ -251,7 +251,7 @@ def part_m(args):
 variable series string series.jsonl
 include {os.path.join(INPUTS, 'pysoft_analysis.mod')}
 run 0 post no
-compute_modify pysoft_NA reference current
+fix_modify pysoft_NA_NONAFFINE_REFERENCE reference current
 """
     for name, text in (("plain", base), ("analysis", base + analysis)):
         with open(os.path.join(d, f"in.{name}"), "w") as fh:
@@ -325,7 +325,7 @@ def worker_post(args):
         lmp.commands_string(f"""
             read_dump {path} {step} x y z vx vy vz ix iy iz box yes replace yes purge no add no
             run 0 post no
-            compute_modify pysoft_NA reference current
+            fix_modify pysoft_NA_NONAFFINE_REFERENCE reference current
         """)
     lmp.close()
 

@@ -3,7 +3,7 @@
 For each size (16k, 130k, 1M atoms by default) one ``mpirun -np NP`` process builds an
 Al2O3-like box, defines the shipped analysis (inputs/pysoft_analysis.mod, with a softness model
 of the chosen spec) and times tally steps (``run 0 post no`` with the hook, then
-``compute_modify pysoft_NA reference current``) after a small random displacement of every
+``fix_modify pysoft_NA_NONAFFINE_REFERENCE reference current``) after a small random displacement of every
 atom.  The box: a simple cubic lattice at the glass's number density (0.0945 Å^-3, spacing
 2.195 Å), 40 % of the sites Al (type 1) at random, every atom displaced by up to 0.3 Å;
 ``pair_style lj/cut 4.0`` (cheap: the analysis, not the forces, is measured).  The cost of the
@@ -265,7 +265,7 @@ def worker(args):
     fixline = (fixline.replace("${series}", args.series).replace("${al}", "1").replace("${restart}", "no")
                .replace("${resume_step}", "none").replace("${replace}", "yes"))
     lmp.commands_string(fixline)
-    step = "run 0 post no\ncompute_modify pysoft_NA reference current"
+    step = "run 0 post no\nfix_modify pysoft_NA_NONAFFINE_REFERENCE reference current"
     res["first_step_s"] = timed(step)
     res["steps_s"] = []
     for k in range(args.steps):

@@ -1,8 +1,10 @@
 # pysoft on-the-fly analysis of a strain loop (doc/method.md sections 4 and 7): include this once,
 # on the equilibrated unstrained glass, before the strain loop; then end every strain step
 # with the two lines
-#     run 0 post no                                # calls the tally hook (at run0)
-#     compute_modify pysoft_NA reference current   # the end of this step: next D2min reference
+#     run 0 post no                                          # calls the tally hook (at run0)
+#     fix_modify pysoft_NA_NONAFFINE_REFERENCE reference current   # next D2min reference
+# (the end of this step; fix_modify of the compute's reference store works in every LAMMPS
+# release, "compute_modify pysoft_NA reference current" from 22Jul2025 on)
 # The data file must have been read after "atom_modify map yes" (compute nonaffine/atom).
 # After read_restart, include it again with resume 1: the computes and fixes come back with
 # the same IDs and their stored per-atom state, one "run 0" restores that state before the tally

@@ -78,10 +78,10 @@ void ComputeBondSwitchAtom::init()
   pysoft_neigh::request_full_perpetual(lmp, this, cutoff);
 }
 
-void ComputeBondSwitchAtom::refuse_reference_word(const char *word)
+void ComputeBondSwitchAtom::refuse_reference_word(const char *word, const char *how)
 {
-  error->all(FLERR, "Compute bondswitch/atom: compute_modify reference takes 'current', not {}",
-             word);
+  error->all(FLERR, "Compute bondswitch/atom: {} reference takes 'current', not {}",
+             how, word);
 }
 
 void ComputeBondSwitchAtom::bonded_now()

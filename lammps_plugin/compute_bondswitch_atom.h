@@ -29,7 +29,7 @@ class ComputeBondSwitchAtom : public ComputeWithReference {
 
  protected:
   void capture() override;
-  void refuse_reference_word(const char *) override;
+  void refuse_reference_word(const char *, const char *) override;
 
  private:
   double cutoff;

@@ -63,10 +63,10 @@ void ComputeNonaffineAtom::init()
   list_after_init = true;
 }
 
-void ComputeNonaffineAtom::refuse_reference_word(const char *word)
+void ComputeNonaffineAtom::refuse_reference_word(const char *word, const char *how)
 {
-  error->all(FLERR, "Compute nonaffine/atom: compute_modify reference takes 'current', not '{}'",
-             word);
+  error->all(FLERR, "Compute nonaffine/atom: {} reference takes 'current', not '{}'",
+             how, word);
 }
 
 void ComputeNonaffineAtom::capture()

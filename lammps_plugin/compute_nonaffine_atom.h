@@ -30,7 +30,7 @@ class ComputeNonaffineAtom : public ComputeWithReference {
 
  protected:
   void capture() override;
-  void refuse_reference_word(const char *) override;
+  void refuse_reference_word(const char *, const char *) override;
 
  private:
   double cutoff;

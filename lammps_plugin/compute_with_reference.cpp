@@ -21,10 +21,7 @@ ComputeWithReference::ComputeWithReference(LAMMPS *lmp, int narg, char **arg,
                                            const ReferenceKind &kind_in) :
     Compute(lmp, narg, arg), list(nullptr), kind(kind_in)
 {
-  // e.g. B_BONDSWITCH_STORE for compute B and store style BONDSWITCH/STORE
-  std::string suffix = kind.store_style;
-  std::replace(suffix.begin(), suffix.end(), '/', '_');
-  id_store = std::string(id) + "_" + suffix;
+  id_store = kind.store_id(id);
 }
 
 ComputeWithReference::~ComputeWithReference()
@@ -66,33 +63,38 @@ FixReferenceStore *ComputeWithReference::reference()
   if (fix->captured()) return fix;
   if (kind.capture == ReferenceKind::AT_RUN_SETUP)
     error->all(FLERR,
-               "Compute {} {} has no reference configuration yet: use compute_modify {} "
+               "Compute {} {} has no reference configuration yet: use fix_modify {} "
                "reference current, or a run",
-               style, id, id);
+               style, id, id_store);
   capture();
   return fix;
 }
 
-int ComputeWithReference::modify_param(int narg, char **arg)
+void ComputeWithReference::renew_reference(int narg, char **arg, const char *how)
 {
-  if (strcmp(arg[0], "reference") != 0) return 0;
-  if (narg < 2) utils::missing_cmd_args(FLERR, "compute_modify reference", error);
-  if (strcmp(arg[1], "current") != 0) refuse_reference_word(arg[1]);
+  if (narg < 2) utils::missing_cmd_args(FLERR, fmt::format("{} reference", how), error);
+  if (strcmp(arg[1], "current") != 0) refuse_reference_word(arg[1], how);
 
   if (kind.capture == ReferenceKind::AT_FIRST_INVOCATION) {
     // captured at the next invocation, when the neighbour list is current
     store()->forget();
   } else {
     if (update->whichflag != 0)
-      error->all(FLERR,
-                 "Compute {}: compute_modify reference current is only allowed between runs",
-                 style);
+      error->all(FLERR, "Compute {}: {} reference current is only allowed between runs", style,
+                 how);
     refresh_between_runs();
     capture();
     // atoms may have changed owners or order: per-atom values computed before are no longer
     // indexed like the atoms, so make LAMMPS refuse them until the compute runs again
     invoked_peratom = -1;
   }
+}
+
+#if PYSOFT_COMPUTE_MODIFY_PARAM
+int ComputeWithReference::modify_param(int narg, char **arg)
+{
+  if (strcmp(arg[0], "reference") != 0) return 0;
+  renew_reference(narg, arg, "compute_modify");
 
   // Compute::modify_params() of LAMMPS 22 Jul 2025 does not step past the words that
   // modify_param() consumed: it would call us again on the same two words, forever.  Turning
@@ -104,6 +106,7 @@ int ComputeWithReference::modify_param(int narg, char **arg)
   arg[1] = &rearm[1][0];
   return 2;
 }
+#endif
 
 void ComputeWithReference::refresh_between_runs()
 {

@@ -2,7 +2,9 @@
    pysoft: the common part of the per-atom computes measured against a
    reference configuration (compute bondswitch/atom, compute nonaffine/atom):
    their store (a FixReferenceStore), when the reference is captured, and
-   compute_modify ID reference current.
+   "reference current": `fix_modify ID_STORE reference current` in every
+   LAMMPS release, also `compute_modify ID reference current` from 22Jul2025
+   on (lammps_compat.h).
 ------------------------------------------------------------------------- */
 
 #ifndef LMP_COMPUTE_WITH_REFERENCE_H
@@ -10,6 +12,7 @@
 
 #include "compute.h"
 #include "fix_reference_store.h"
+#include "lammps_compat.h"
 
 #include <string>
 
@@ -20,7 +23,14 @@ class ComputeWithReference : public Compute {
   ~ComputeWithReference() override;
   void init_list(int, class NeighList *) override;
   void setup() override;
+#if PYSOFT_COMPUTE_MODIFY_PARAM
   int modify_param(int, char **) override;
+#endif
+  // "reference WORD" given to compute_modify or to the store's fix_modify (`how` names which,
+  // for the messages): WORD must be current; the configuration of now becomes the reference
+  void renew_reference(int narg, char **arg, const char *how);
+  // the ID of the store fix, for fix_modify
+  const std::string &store_id() const { return id_store; }
 
  protected:
   ComputeWithReference(class LAMMPS *, int, char **, const ReferenceKind &);
@@ -39,9 +49,9 @@ class ComputeWithReference : public Compute {
   FixReferenceStore *reference();
   // fill the store from the configuration now (begin_capture, entries, end_capture)
   virtual void capture() = 0;
-  // stop on "compute_modify ID reference WORD" with a WORD other than current (each compute
-  // has its own long-standing wording of it)
-  virtual void refuse_reference_word(const char *word) = 0;
+  // stop on "reference WORD" with a WORD other than current, given to `how` (compute_modify or
+  // fix_modify); each compute has its own long-standing wording of it
+  virtual void refuse_reference_word(const char *word, const char *how) = 0;
 
  private:
   const ReferenceKind &kind;

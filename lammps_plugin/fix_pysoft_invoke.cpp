@@ -19,19 +19,49 @@ using namespace FixConst;
 
 namespace {
 
-// Start an interpreter if this process has none (LAMMPS run by `lmp`): with the Python home
-// of the interpreter pysoft was built with, and pysoft's own site-packages (found from this
-// library's path) on sys.path, so that `import lammps, pysoft` work as in that environment.
-void ensure_interpreter()
+// The Python pysoft was built with must be the one that runs: a LAMMPS whose library links
+// another libpython (its PYTHON package, or `import lammps` from another interpreter) has that
+// one's symbols first in the process, and this plugin's calls would land in a different
+// interpreter version.  Empty when it is the one, else the one-line reason.
+std::string foreign_python()
 {
-  if (Py_IsInitialized()) return;
-  PyConfig config;
-  PyConfig_InitPythonConfig(&config);
-  config.install_signal_handlers = 0;    // LAMMPS and MPI keep their own signal handling
-  PyConfig_SetBytesString(&config, &config.home, PYSOFT_PYTHON_HOME);
-  Py_InitializeFromConfig(&config);
-  PyConfig_Clear(&config);
+  const std::string running = Py_GetVersion();
+  const std::string built = PYSOFT_PYTHON_VERSION;
+  // "3.11.7 (main, ...)" against "3.11": the same major.minor, not a longer one such as 3.110
+  if (running.compare(0, built.size(), built) == 0 && running.size() > built.size() &&
+      running[built.size()] == '.')
+    return "";
+  return "fix pysoft/invoke was built for Python " + built + " but this LAMMPS runs Python " +
+      running.substr(0, running.find(' ')) + ": rebuild pysoft with that Python (doc/install.md)";
+}
 
+// Start an interpreter if this process has none (LAMMPS run by `lmp`): with the Python home
+// of the interpreter pysoft was built with.  In either case put pysoft's own site-packages
+// (found from this library's path) on sys.path, so that `import lammps, pysoft` and the packages
+// installed beside pysoft work as in that environment, also where the interpreter was started
+// by someone else (the PYTHON package of a LAMMPS built from source).  Returns the reason it
+// cannot, or "".
+std::string ensure_interpreter()
+{
+  static bool done = false;
+  if (done) return "";
+  // before any start: Py_GetVersion() needs no interpreter, and starting the wrong one with
+  // this Python's home would fail on its standard library
+  std::string problem = foreign_python();
+  if (!problem.empty()) return problem;
+  bool ours = false;
+  if (!Py_IsInitialized()) {
+    PyConfig config;
+    PyConfig_InitPythonConfig(&config);
+    config.install_signal_handlers = 0;    // LAMMPS and MPI keep their own signal handling
+    PyConfig_SetBytesString(&config, &config.home, PYSOFT_PYTHON_HOME);
+    Py_InitializeFromConfig(&config);
+    PyConfig_Clear(&config);
+    ours = true;
+  }
+
+  PyGILState_STATE state = PyGILState_UNLOCKED;
+  if (!ours) state = PyGILState_Ensure();
   Dl_info info;
   if (dladdr((void *) &ensure_interpreter, &info) && info.dli_fname) {
     // <site-packages>/pysoft/lib/pysoftpythonplugin.so
@@ -40,12 +70,17 @@ void ensure_interpreter()
     // the working directory too, so hook modules beside the input script import; appended,
     // not put first as `python` run there would, so that a stray file in it named like an
     // installed package (a lammps.py, a numpy.py) cannot shadow that package
-    std::string code = "import os, site, sys\nsite.addsitedir(r'" + site + "')\n" +
-        "if os.getcwd() not in sys.path: sys.path.append(os.getcwd())\n";
+    std::string code = "import os, site, sys\nif r'" + site + "' not in sys.path: site.addsitedir(r'" +
+        site + "')\nif os.getcwd() not in sys.path: sys.path.append(os.getcwd())\n";
     PyRun_SimpleString(code.c_str());
   }
   // hand the GIL back: every call below takes it with PyGILState_Ensure
-  PyEval_SaveThread();
+  if (ours)
+    PyEval_SaveThread();
+  else
+    PyGILState_Release(state);
+  done = true;
+  return "";
 }
 
 // The current Python exception as text (the traceback when there is one), and in `last` its
@@ -191,7 +226,9 @@ int FixPysoftInvoke::setmask()
 
 void FixPysoftInvoke::load()
 {
-  ensure_interpreter();
+  // the same interpreter on every rank, so the same answer: error->all is safe here
+  const std::string foreign = ensure_interpreter();
+  if (!foreign.empty()) error->all(FLERR, foreign);
   std::string problem, trace;
   {
     GIL gil;

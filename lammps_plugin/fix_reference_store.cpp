@@ -3,7 +3,8 @@
    compute nonaffine/atom, see fix_reference_store.h and the two computes'
    doc pages.
 
-   Created and deleted by its compute, never by users.  The atom callbacks
+   Created and deleted by its compute, never by users; they only name it in
+   `fix_modify ID reference current`.  The atom callbacks
    move each row with its atom between ranks (exchange) and within a rank
    (sorting, deletion), and write it to restart files, together with the
    global record.  After read_restart, a compute re-defined with the same ID
@@ -13,10 +14,13 @@
 
 #include "fix_reference_store.h"
 
+#include "compute_with_reference.h"
+
 #include "atom.h"
 #include "comm.h"
 #include "error.h"
 #include "memory.h"
+#include "modify.h"
 
 #include <algorithm>
 #include <cstring>
@@ -66,6 +70,20 @@ FixReferenceStore::~FixReferenceStore()
 int FixReferenceStore::setmask()
 {
   return 0;
+}
+
+int FixReferenceStore::modify_param(int narg, char **arg)
+{
+  if (strcmp(arg[0], "reference") != 0) return 0;
+  // this fix is the store of the compute whose ID store_id() extends
+  const std::string mine = id;
+  const std::string tail = kind.store_id("");
+  const std::string owner_id = mine.substr(0, mine.size() - tail.size());
+  auto *owner = dynamic_cast<ComputeWithReference *>(modify->get_compute_by_id(owner_id));
+  if (!owner || kind.store_id(owner_id) != mine)
+    error->all(FLERR, "Fix {}: the compute {} whose reference it keeps is gone", id, owner_id);
+  owner->renew_reference(narg, arg, "fix_modify");
+  return 2;
 }
 
 /* ----------------------------------------------------------------------

@@ -13,6 +13,7 @@
 
 #include "fix.h"
 
+#include <string>
 #include <vector>
 
 namespace LAMMPS_NS {
@@ -33,6 +34,17 @@ struct ReferenceKind {
   const char *store_style;      // the fix style, e.g. "BONDSWITCH/STORE"
   int entry_size;               // doubles per stored entry (a neighbour, say)
   Capture capture;
+
+  // the ID of compute `compute_id`'s store, e.g. B_BONDSWITCH_STORE for compute B: derived from
+  // the compute's, so that a compute defined again with the same ID after read_restart gets its
+  // reference back from the restart file, and users can name it in fix_modify
+  std::string store_id(const std::string &compute_id) const
+  {
+    std::string suffix = store_style;
+    for (auto &c : suffix)
+      if (c == '/') c = '_';
+    return compute_id + "_" + suffix;
+  }
 };
 
 // Per atom: a row of a count n and n entries of entry_size doubles each (atom IDs as ubuf),
@@ -43,6 +55,9 @@ class FixReferenceStore : public Fix {
   FixReferenceStore(class LAMMPS *, int, char **, const ReferenceKind &);
   ~FixReferenceStore() override;
   int setmask() override;
+  // fix_modify ID reference current: the compute's new reference (every LAMMPS release; the
+  // compute_modify form needs 22Jul2025, see lammps_compat.h)
+  int modify_param(int, char **) override;
 
   void write_restart(FILE *) override;
   void restart(char *) override;

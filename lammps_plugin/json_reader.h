@@ -1,6 +1,13 @@
 /* -*- c++ -*- ----------------------------------------------------------
    pysoft: parsing the JSON text of spec and model files.
    Plain C++, no LAMMPS types.
+   The parser is nlohmann/json 3.11.3 (MIT licence), vendored in
+   third_party/nlohmann with its licence.  It is the library LAMMPS itself
+   bundles (as nlohmann_lmp), so parsing and its messages are the same as
+   before; but LAMMPS ships its copy only from 22Jul2025 on, and a CMake
+   install of LAMMPS does not install it, so pysoft carries its own.  A
+   hand-written reader would have to re-earn the same strictness (numbers,
+   escapes, UTF-8, duplicate keys) for no gain.
 ------------------------------------------------------------------------- */
 
 #ifndef PYSOFT_JSON_READER_H
@@ -8,7 +15,7 @@
 
 #include "structure_spec.h"
 
-#include "nlohmann/json.hpp"
+#include "third_party/nlohmann/json.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -17,14 +24,15 @@
 
 namespace pysoft {
 
+using json = nlohmann::json;
+
 // Parse `text`, the JSON of a `what` ("spec" or "model") file; throws SpecError on one line.
 // nlohmann's parse errors name a byte position only.  The parse keeps the path of keys to the
 // value being read, so that a bare NaN or Infinity (Python's json module writes them for
 // non-finite floats, but they are not JSON) is reported by the field it stands in, as other
 // non-finite values are, and any other syntax error says which field it is in.
-inline nlohmann_lmp::json parse_json(const std::string &text, const std::string &what)
+inline json parse_json(const std::string &text, const std::string &what)
 {
-  using json = nlohmann_lmp::json;
   std::vector<std::string> path;    // per open object the current key; "" for an open array
   json::parser_callback_t track = [&path](int, json::parse_event_t event, json &parsed) {
     switch (event) {
@@ -76,7 +84,7 @@ inline nlohmann_lmp::json parse_json(const std::string &text, const std::string 
 
 // The spec held by an already parsed JSON value (the object itself, or an object holding it
 // under "spec"); the checks and messages of StructureSpec::from_json, which calls it.
-StructureSpec read_spec(const nlohmann_lmp::json &value);
+StructureSpec read_spec(const json &value);
 
 }    // namespace pysoft
 

@@ -44,6 +44,7 @@ void add_style(lammpsplugin_regfunc reg, void *lmp, void *handle, const char *st
 
 extern "C" void lammpsplugin_init(void *lmp, void *handle, void *regfunc)
 {
+  if (!pysoft::lammps_matches(lmp, "pysoft's plugin (pysoftplugin.so)")) return;
   auto reg = (lammpsplugin_regfunc) regfunc;
   add_style(reg, lmp, handle, "compute", "structure/atom",
             "pysoft: radial and angular structure functions per atom",

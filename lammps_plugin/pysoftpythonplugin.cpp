@@ -18,6 +18,7 @@ static void *create_invoke(void *lmp, int narg, char **arg)
 
 extern "C" void lammpsplugin_init(void *lmp, void *handle, void *regfunc)
 {
+  if (!pysoft::lammps_matches(lmp, "pysoft's Python plugin (pysoftpythonplugin.so)")) return;
   lammpsplugin_t plugin;
   plugin.version = PYSOFT_LAMMPS_VERSION;
   plugin.style = "fix";

@@ -5,14 +5,13 @@
 #include "softness_model.h"
 
 #include "json_reader.h"
-#include "nlohmann/json.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 
-using json = nlohmann_lmp::json;
+using pysoft::json;
 
 namespace pysoft {
 

@@ -1,20 +1,18 @@
 /* ----------------------------------------------------------------------
    pysoft: parsing and validation of the structure-function spec.
-   The JSON reader is the nlohmann library that LAMMPS ships in its headers
-   (namespace nlohmann_lmp), so the plugin adds no dependency of its own.
+   The JSON text is read by json_reader.h (pysoft's vendored nlohmann/json).
 ------------------------------------------------------------------------- */
 
 #include "structure_spec.h"
 
 #include "json_reader.h"
-#include "nlohmann/json.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <set>
 
-using json = nlohmann_lmp::json;
+using pysoft::json;
 
 namespace pysoft {
 

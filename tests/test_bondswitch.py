@@ -481,6 +481,9 @@ def test_ghost_range_names_comm_modify(tmp_path, nprocs):
     ("compute_modify B reference bogus", "compute_modify reference takes 'current', not bogus"),
     ("compute_modify B reference", "Illegal compute_modify reference command: missing argument"),
     ("compute_modify B refrence current", "does not support compute_modify refrence"),
+    # the form every LAMMPS release accepts (lammps_compat.h)
+    ("fix_modify B_BONDSWITCH_STORE reference bogus", "fix_modify reference takes 'current', not bogus"),
+    ("fix_modify B_BONDSWITCH_STORE reference", "Illegal fix_modify reference command: missing argument"),
 ])
 def test_bad_compute_modify(tmp_path, line, expect):
     msg = run_case(tmp_path, f"compute B Al bondswitch/atom 2.25 2\n{line}")

@@ -60,13 +60,13 @@ def loop_commands(data, model, series, nsteps, restart="no", extra_setup=(), sta
             *extra_setup,
             f"fix pysoft_tally all pysoft/invoke 1 pysoft.hooks:PlaneStrainTally at run0 arg out {series} "
             f"arg unwrapped pysoft_xu arg X0 pysoft_X0 arg restart {restart}",
-            "run 0 post no", "compute_modify pysoft_NA reference current"]
+            "run 0 post no", "fix_modify pysoft_NA_NONAFFINE_REFERENCE reference current"]
     for k in range(start + 1, start + 1 + nsteps):
         cmds += ["change_box all x scale 1.01 remap",
                  f"variable dx atom 0.05*sin(id*{0.7 * k}) ", f"variable dy atom 0.05*cos(id*{1.3 * k})",
                  "variable dz atom 0.03*sin(id+{k})".replace("{k}", str(k)),
                  "displace_atoms all move v_dx v_dy v_dz units box", "run 0 post no",
-                 "compute_modify pysoft_NA reference current"]
+                 "fix_modify pysoft_NA_NONAFFINE_REFERENCE reference current"]
     return cmds
 
 
@@ -205,7 +205,7 @@ def test_post_processing_of_dumps_gives_the_same_series(tmp_path, glass, trained
     cmds = setup[:setup.index("run 0 post no")]
     for i in range(k):
         cmds += [f"read_dump {tmp_path}/f{i}.dump 0 x y z ix iy iz box yes replace yes purge no add no",
-                 "run 0 post no", "compute_modify pysoft_NA reference current"]
+                 "run 0 post no", "fix_modify pysoft_NA_NONAFFINE_REFERENCE reference current"]
     run_job(tmp_path, cmds, nprocs=2, name="post")
     rows = read_series(live)[1]
     assert len(rows) == 4 and rows[-1]["bond_fraction"]["UC"] < 1.0
@@ -364,7 +364,7 @@ def test_series_resumed_from_an_older_restart_file(tmp_path, glass, trained):
     run_job(tmp_path, loop_commands(glass, model, whole, 4), nprocs=2, name="whole")
     part = tmp_path / "part.jsonl"
     first = loop_commands(glass, model, part, 4)
-    ends = [i for i, c in enumerate(first) if c.startswith("compute_modify")]
+    ends = [i for i, c in enumerate(first) if c.startswith("fix_modify pysoft_NA")]
     first.insert(ends[2] + 1, f"write_restart {tmp_path}/step2.restart")
     run_job(tmp_path, first, nprocs=2, name="first")
     assert [r["step"] for r in read_series(part)[1]] == [0, 1, 2, 3, 4]

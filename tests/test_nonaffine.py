@@ -367,7 +367,7 @@ compute NA all nonaffine/atom 4.0
 compute NAmax all reduce max c_NA
 thermo_style custom step temp pe c_NAmax
 variable Dnew atom d_D+sqrt(c_NA)
-compute_modify NA reference current
+fix_modify NA_NONAFFINE_REFERENCE reference current
 write_dump all custom step0.dump id type x y z ix iy iz modify format float %.17g
 
 variable s loop 3
@@ -376,7 +376,7 @@ label strain
   minimize 0 1e-6 50 500
   run 25
   set group all d_D v_Dnew
-  compute_modify NA reference current
+  fix_modify NA_NONAFFINE_REFERENCE reference current
   write_dump all custom step${{s}}.dump id type x y z ix iy iz modify format float %.17g
 next s
 jump SELF strain
@@ -449,6 +449,11 @@ pair_coeff * *
      "compute_modify reference takes 'current', not 'previous'"),
     ("compute NA all nonaffine/atom 4.0\ncompute_modify NA reference", "compute_modify reference"),
     ("compute NA all nonaffine/atom 4.0\ncompute_modify NA sum yes", "compute_modify"),
+    # the form every LAMMPS release accepts (lammps_compat.h)
+    ("compute NA all nonaffine/atom 4.0\nfix_modify NA_NONAFFINE_REFERENCE reference previous",
+     "fix_modify reference takes 'current', not 'previous'"),
+    ("compute NA all nonaffine/atom 4.0\nfix_modify NA_NONAFFINE_REFERENCE reference", "fix_modify reference"),
+    ("compute NA all nonaffine/atom 4.0\nfix_modify NA_NONAFFINE_REFERENCE sum yes", "fix_modify"),
 ])
 @pytest.mark.parametrize("nprocs", [1, 2])
 def test_bad_input(tmp_path, line, expect, nprocs):
@@ -456,10 +461,11 @@ def test_bad_input(tmp_path, line, expect, nprocs):
     assert expect in msg
 
 
-def test_ghost_range_error_also_from_compute_modify(tmp_path):
+@pytest.mark.parametrize("renew", ["compute_modify NA", "fix_modify NA_NONAFFINE_REFERENCE"])
+def test_ghost_range_error_also_from_compute_modify(tmp_path, renew):
     # the same check when the reference is first captured between runs
     msg = error_line(run_lmp(tmp_path, ERR_SETUP + "compute NA all nonaffine/atom 7\n"
-                             "compute_modify NA reference current\n"))
+                             f"{renew} reference current\n"))
     assert "use comm_modify cutoff 9" in msg
 
 

