@@ -120,7 +120,7 @@ def run_loop(args):
             lmp.command("change_box all x scale 1.01 remap")
         comm.Barrier()
         t = time.perf_counter()
-        lmp.commands_string("run 0 post no\ncompute_modify pysoft_NA reference current")
+        lmp.commands_string("run 0 post no\nfix_modify pysoft_NA_NONAFFINE_REFERENCE reference current")
         steps.append(time.perf_counter() - t)
     kept = {}
     for kf in keyframes._REGISTRY.values():

@@ -356,6 +356,8 @@ def draw_s19b(data, plt, colors):
     return fig
 
 
+from pysoft.training_report import draw_learning_curve  # noqa: E402  (the training figure lives there)
+
 FIGURES = [
     ("1A", "fig1a_stress_strain.png", "Fig. 1A: stress–strain curves",
      "Tensile stress σxx against strain per quench pressure (plane strain: mean over the last t_avg ps of each "
@@ -389,4 +391,7 @@ FIGURES = [
      "Fractions of 4-, 5- and 6-fold Al (O within 2.25 Å) in the quenched glasses.", draw_s5),
     ("S19B", "figS19b_density_vs_pressure.png", "Fig. S19B: density against quench pressure",
      "Density of the glasses at 300 K and zero pressure after the quench, with a linear fit.", draw_s19b),
+    ("LC", "fig_learning_curve.png", "Training: held-out accuracy against the number of training events",
+     "Random subsets of the training atoms (shaded: 2.5-97.5 %), one held-out set of atoms; a curve still "
+     "rising at its end says the accuracy is limited by the number of events.", draw_learning_curve),
 ]

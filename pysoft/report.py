@@ -26,6 +26,7 @@ from pysoft import claims
 from pysoft.figures import FIGURES, Figure, _colors
 from pysoft.progress import hms
 from pysoft.runfolder import RunData
+from pysoft.training_report import evaluation_rows
 
 __all__ = ["FIGURES", "ReportError", "RunData", "build_report", "render_html", "validate"]
 
@@ -186,18 +187,7 @@ def _training_tables(data):
             ("non-rearranging (atom, frame) pairs (phop < {} Å²)".format(prov.get("calm_threshold_A2", "?")),
              ev.get("non_rearranging")),
             ("events used (balanced, both classes)", m.get("n_samples")),
-            ("features", m.get("n_features")), ("SVM C (chosen by grouped CV)", m.get("C")),
-            ("grouped CV accuracy", _acc(m.get("cv_accuracy"), m.get("cv_std"))),
-            ("radial-only CV accuracy (paper 0.79)", _acc(m.get("radial_only_cv_accuracy"))),
-            ("radial + angular CV accuracy (paper 0.84/0.83)", _acc(m.get("all_features_cv_accuracy")))]
-    h = m.get("holdout") or {}
-    if h:
-        rows.append(("held-out atoms (20 %): train / test", f"{_acc(h.get('train'))} / {_acc(h.get('test'))} "
-                                                           f"({h.get('n_test', '?')} test events)"))
-    ts = m.get("time_split") or {}
-    rows.append(("time split (earliest 80 % / latest 20 % of each class's events): train / test",
-                 f"{_acc(ts.get('train'))} / {_acc(ts.get('test'))} ({ts.get('n_test', '?')} test events)"
-                 if "test" in ts else ts.get("note", "-")))
+            ("features", m.get("n_features"))] + evaluation_rows(m)
     out = ["<table><tr><th>quantity</th><th>value</th></tr>"]
     out += [f"<tr><td>{_e(k)}</td><td>{_e('-' if v is None else v)}</td></tr>" for k, v in rows]
     out.append("</table>")
