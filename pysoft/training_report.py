@@ -42,7 +42,7 @@ def learning_curve_figure(curve, ax=None):
     ax.set_xscale("log", base=2)
     ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
     ax.set_xlabel("training events (balanced classes)")
-    ax.set_ylabel("held-out accuracy")
+    ax.set_ylabel("held-out accuracy (fraction correct)")
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     return fig

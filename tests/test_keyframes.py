@@ -289,6 +289,7 @@ def test_planestrain_input_writes_the_key_frames_of_its_stress_strain_rows(tmp_p
     # a second run into the same folder is one ERROR line, and the frames are still there
     before = {f: (tmp_path / "keyframes" / f).read_bytes() for f in os.listdir(tmp_path / "keyframes")}
     (tmp_path / "series.jsonl").unlink()
+    (tmp_path / "ss.txt").unlink()      # else pysoft.runid refuses the rerun first, as it should
     from test_inputs import INPUTS, LMP, POT
 
     cmd = [LMP, "-in", os.path.join(INPUTS, "in.tension.planestrain"), "-log", "none", "-nocite", "-var", "pot", POT]
