@@ -34,6 +34,7 @@ import os
 import numpy as np
 
 from pysoft import series
+from pysoft.atomicfile import replace_atomically
 from pysoft.tally import SerialComm, _check_cutoff, _components, heights, quantile
 
 FORMAT = "pysoft-keyframes"
@@ -130,15 +131,6 @@ def dump_text(step, boxlo, cell, cols):
         table[:, j] = v.astype(np.int64) if c in INTEGER_COLUMNS else v.astype(float)
     body = "\n".join(fmt % tuple(row) for row in table)
     return "\n".join(lines) + "\n" + body + ("\n" if len(order) else "")
-
-
-def _write_atomically(path, data):
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def read_manifest(directory):
@@ -297,7 +289,7 @@ class KeyFrames:
             if old != name and os.path.exists(os.path.join(self.directory, old)):
                 os.unlink(os.path.join(self.directory, old))
         self.old_files = []
-        _write_atomically(path, gzip.compress(text, compresslevel=6, mtime=0))
+        replace_atomically(path, gzip.compress(text, compresslevel=6, mtime=0))
         frames = [f for f in self.manifest["frames"] if f["step"] != frame["step"]]
         frames.append({"file": name, "step": int(frame["step"]), "strain": float(frame["strain"]),
                        "stress_GPa": float(frame["stress"]), "timestep": int(frame["timestep"]),
@@ -314,7 +306,7 @@ class KeyFrames:
     def _save_manifest(self):
         if self.rank == 0:
             self.manifest["stress_history"] = self.stress
-            _write_atomically(os.path.join(self.directory, MANIFEST),
+            replace_atomically(os.path.join(self.directory, MANIFEST),
                               (json.dumps(self.manifest, indent=1) + "\n").encode())
 
 

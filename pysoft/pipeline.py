@@ -37,6 +37,7 @@ import threading
 import time
 import uuid
 
+from pysoft.atomicfile import replace_atomically
 from pysoft.config import ConfigError
 from pysoft.progress import hms, size
 from pysoft.fsprobe import write_problem
@@ -807,12 +808,7 @@ def _check_writable(d):
 
 
 def _atomic_json(path, obj):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as fh:
-        json.dump(obj, fh, indent=1)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    replace_atomically(path, json.dumps(obj, indent=1))
 
 
 def _diff(old, new):

@@ -27,6 +27,8 @@ import json
 import os
 import uuid
 
+from pysoft.atomicfile import replace_atomically
+
 VARS_IDENTITY = "# pysoft-run "
 SS_TAG = "# in.tension.planestrain: run "
 # settings that must not change within one run (the names of the input's -var)
@@ -194,12 +196,7 @@ def trim_rows(path, first, step_of, keep_line=None, what="rows"):
         else:
             dropped += 1
     if dropped or changed:
-        tmp = f"{path}.tmp{os.getpid()}"
-        with open(tmp, "w") as fh:
-            fh.writelines(kept)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        replace_atomically(path, "".join(kept))
     return last, dropped
 
 
