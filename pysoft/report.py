@@ -26,7 +26,7 @@ from pysoft import claims
 from pysoft.figures import FIGURES, Figure, _colors
 from pysoft.progress import hms
 from pysoft.runfolder import RunData
-from pysoft.training_report import evaluation_rows
+from pysoft.training_report import evaluation_rows, format_accuracy
 
 __all__ = ["FIGURES", "ReportError", "RunData", "build_report", "render_html", "validate"]
 
@@ -198,7 +198,7 @@ def _training_tables(data):
         for r in loso:
             mt = re.search(r"P([-+0-9.eE]+)GPa", r.get("test", ""))
             name = f"{float(mt.group(1)):g} GPa" if mt else r.get("test", "?")
-            acc = _acc(r["accuracy"]) if "accuracy" in r else r.get("note", "-")
+            acc = format_accuracy(r["accuracy"]) if "accuracy" in r else r.get("note", "-")
             out.append(f"<tr><td>{_e(name)}</td><td>{_e(acc)}</td><td>{_e(r.get('n_test', '-'))}</td></tr>")
         out.append("</table>")
     else:
@@ -206,15 +206,9 @@ def _training_tables(data):
     cv = m.get("cv") or []
     if cv:
         out.append("<table><tr><th>C</th><th>grouped CV accuracy</th></tr>")
-        out += [f"<tr><td>{_e(r['C'])}</td><td>{_e(_acc(r['mean'], r.get('std')))}</td></tr>" for r in cv]
+        out += [f"<tr><td>{_e(r['C'])}</td><td>{_e(format_accuracy(r['mean'], r.get('std')))}</td></tr>" for r in cv]
         out.append("</table>")
     return out
-
-
-def _acc(v, std=None):
-    if v is None:
-        return "-"
-    return f"{v:.3f}" + (f" ± {std:.3f}" if std is not None else "")
 
 
 def _quench_table(data):

@@ -56,7 +56,8 @@ def draw_learning_curve(data, plt=None, colors=None):
     return learning_curve_figure(curve)
 
 
-def _acc(v, se=None):
+def format_accuracy(v, se=None):
+    """An accuracy as 0.123, with ± its spread when given; "-" when missing."""
     if v is None:
         return "-"
     return f"{v:.3f}" + (f" ± {se:.3f}" if se is not None else "")
@@ -67,10 +68,11 @@ def _split(sp):
     if "test" not in sp:
         return sp.get("note", "-")
     c = sp.get("test_counts") or {}
-    text = f"train {_acc(sp.get('train'))} / test {_acc(sp['test'], sp.get('standard_error'))}"
+    text = (f"train {format_accuracy(sp.get('train'))} / "
+            f"test {format_accuracy(sp['test'], sp.get('standard_error'))}")
     if "balanced_accuracy" in sp:
-        text += (f"; balanced {_acc(sp['balanced_accuracy'])}, majority-class baseline "
-                 f"{_acc(sp.get('majority_baseline'))} ({c.get('rearranging', '?')} rearranging + "
+        text += (f"; balanced {format_accuracy(sp['balanced_accuracy'])}, majority-class baseline "
+                 f"{format_accuracy(sp.get('majority_baseline'))} ({c.get('rearranging', '?')} rearranging + "
                  f"{c.get('non_rearranging', '?')} non-rearranging test events)")
     else:
         text += f" ({sp.get('n_test', '?')} test events)"
@@ -86,10 +88,10 @@ def evaluation_rows(metrics):
     m = metrics or {}
     h = m.get("holdout") or {}
     rows = [("SVM C (grouped CV on " + (m.get("cv_on") or "all events") + ")", m.get("C")),
-            ("grouped CV accuracy", _acc(m.get("cv_accuracy"), m.get("cv_std"))),
+            ("grouped CV accuracy", format_accuracy(m.get("cv_accuracy"), m.get("cv_std"))),
             (f"held-out atoms ({h.get('n_atoms_test', '?')} atoms, 20 %; paper 0.83 test, 0.84 train)", _split(h)),
-            ("radial-only CV accuracy (paper 0.79)", _acc(m.get("radial_only_cv_accuracy"))),
-            ("radial + angular CV accuracy (paper 0.84/0.83)", _acc(m.get("all_features_cv_accuracy")))]
+            ("radial-only CV accuracy (paper 0.79)", format_accuracy(m.get("radial_only_cv_accuracy"))),
+            ("radial + angular CV accuracy (paper 0.84/0.83)", format_accuracy(m.get("all_features_cv_accuracy")))]
     ts = m.get("time_split") or {}
     rows.append(("time split: " + (ts.get("rule") or "earliest 80 % / latest 20 %"), _split(ts)))
     lc = m.get("learning_curve") or {}
@@ -106,5 +108,5 @@ def evaluation_rows(metrics):
         else:
             rows.append((name, o.get("note", "-")))
     if m.get("final_model"):
-        rows.append(("shipped model", f"{m['final_model']}; training accuracy {_acc(m.get('train_accuracy_all'))}"))
+        rows.append(("shipped model", f"{m['final_model']}; training accuracy {format_accuracy(m.get('train_accuracy_all'))}"))
     return rows
