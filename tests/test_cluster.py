@@ -197,8 +197,54 @@ def test_slurm_jobs_with_dependencies_cancel_and_resume(tmp_path, slurm):
     wait_for("the resumed plane strain", lambda: os.path.exists(os.path.join(d, "done.json")), 300, slurm, run)
     rows = [ln for ln in open(os.path.join(d, "planestrain.txt")) if ln.strip() and not ln.startswith("#")]
     assert [int(r.split()[0]) for r in rows] == list(range(13))
-    assert os.path.isfile(os.path.join(d, "log.continued1.lammps")) or loop_done
+    assert os.path.isfile(os.path.join(d, "log.continued1.lammps"))
     assert done(run, "planestrain/P0GPa")["result"]["rows"] == 13
     wait_for("the report", lambda: os.path.exists(os.path.join(run, "report", "index.html")), 180, slurm, run)
     status = pysoft([cfg, "--out", run, "--status"], env)
     assert "2 of 2 task(s) done" in status, status
+
+
+# ---- doc/install.md's batch script, as written ------------------------------------------------
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SBATCH = os.path.join(ROOT, "examples", "slurm", "planestrain.sbatch")
+MODULES_INIT = "/etc/profile.d/modules.sh"
+
+
+def test_doc_shows_the_shipped_batch_script():
+    doc = open(os.path.join(ROOT, "doc", "install.md")).read()
+    assert "```bash\n" + open(SBATCH).read() + "```" in doc
+
+
+def test_doc_batch_script_runs_under_slurm(tmp_path, slurm, trained):
+    """examples/slurm/planestrain.sbatch through sbatch: a login shell with Environment Modules,
+    `module load lammps/22Jul2025` (a module file that puts this environment's lmp on PATH),
+    `source ~/pysoft-env/bin/activate` (HOME holds a pysoft-env link to this environment), and
+    `srun --mpi=pmi2` on 2 ranks; LMPVARS shrinks the loop to two strain steps of a tiny glass."""
+    if not os.path.exists(MODULES_INIT):
+        pytest.skip("Environment Modules not installed (.ci/setup-slurm.sh installs environment-modules)")
+    from test_inputs import TINY_FF, TINY_QUENCH, run_lmp
+
+    run_lmp(tmp_path, "in.quench", {**TINY_QUENCH, "P": 0, "seed": 5, "out": "glass.data"})
+    os.symlink(trained[1], tmp_path / "model.json")
+    home = tmp_path / "home"
+    home.mkdir()
+    os.symlink(os.path.dirname(os.path.dirname(sys.executable)), home / "pysoft-env")
+    modules = tmp_path / "modulefiles" / "lammps"
+    modules.mkdir(parents=True)
+    (modules / "22Jul2025").write_text(f"#%Module1.0\nprepend-path PATH {os.path.dirname(sys.executable)}\n")
+    small = {"rc": 8, **TINY_FF, "nx": 1, "t_eq": 0.005, "nsteps": 2, "t_nvt": 0.004, "t_avg": 0.002, "miniter": 20}
+    env = {**slurm.env, "HOME": str(home), "MODULEPATH": str(tmp_path / "modulefiles"),
+           "LMPVARS": " ".join(f"-var {k} {v}" for k, v in small.items())}
+    env.pop("LAMMPS_PLUGIN_PATH", None)
+    env.pop("VIRTUAL_ENV", None)
+    proc = subprocess.run(["sbatch", "--wait", "-o", "job.out", SBATCH], cwd=str(tmp_path), env=env,
+                          capture_output=True, text=True, timeout=300)
+    out = (tmp_path / "job.out").read_text() if (tmp_path / "job.out").exists() else ""
+    assert proc.returncode == 0, proc.stdout + proc.stderr + out[-3000:] + slurm.log_tail("slurmd")
+    assert "ERROR" not in out and "pysoft analysis: off" not in out, out[-3000:]
+    assert "with 2 MPI tasks" in out          # srun started one LAMMPS of 2 ranks, not 2 of 1
+    rows = [ln for ln in open(tmp_path / "planestrain.txt") if ln.strip() and not ln.startswith("#")]
+    assert [int(r.split()[0]) for r in rows] == [0, 1, 2]
+    series = [json.loads(ln) for ln in open(tmp_path / "series.jsonl")]
+    assert len(series) == 4 and series[0]["run_id"] in open(tmp_path / "planestrain.txt").read()
