@@ -222,3 +222,79 @@ def test_import_failing_on_every_rank(hookdir):
     proc = run_lmp(hookdir, SYSTEM + "fix h all pysoft/invoke 5 nosuchmodule:f\nrun 10\n", nprocs=2, timeout=60)
     msg = error_line(proc)
     assert "Fix pysoft/invoke on all 2 ranks: cannot import module nosuchmodule: ModuleNotFoundError" in msg
+
+
+HOST = r"""
+/* A program that runs LAMMPS through its C library.  With -DOTHER_PYTHON it exports a
+   Py_GetVersion of another Python: the dynamic linker finds the executable's symbol before
+   libpython's, as it does in a process whose interpreter is another CPython (LAMMPS driven by
+   `import lammps` from it, or a LAMMPS whose PYTHON package embeds it). */
+#include <dlfcn.h>
+#include <stdio.h>
+
+#ifdef OTHER_PYTHON
+const char *Py_GetVersion(void) { return "3.99.0 (pysoft test host)"; }
+#endif
+
+int main(int argc, char **argv)
+{
+  void *lib = dlopen(argv[1], RTLD_NOW | RTLD_GLOBAL);
+  if (!lib) { printf("dlopen: %s\n", dlerror()); return 2; }
+  void *(*open_no_mpi)(int, char **, void **) = (void *(*)(int, char **, void **)) dlsym(lib, "lammps_open_no_mpi");
+  char *(*command)(void *, const char *) = (char *(*)(void *, const char *)) dlsym(lib, "lammps_command");
+  int (*has_error)(void *) = (int (*)(void *)) dlsym(lib, "lammps_has_error");
+  int (*last_error)(void *, char *, int) = (int (*)(void *, char *, int)) dlsym(lib, "lammps_get_last_error_message");
+  char *args[] = {"host", "-log", "none", "-nocite", NULL};
+  void *lmp = open_no_mpi(4, args, NULL);
+  for (int i = 2; i < argc; i++) {
+    command(lmp, argv[i]);
+    if (has_error(lmp)) {
+      char buf[2048];
+      last_error(lmp, buf, sizeof(buf));
+      printf("HOST ERROR: %s\n", buf);
+      return 1;
+    }
+  }
+  printf("HOST DONE\n");
+  return 0;
+}
+"""
+
+
+@pytest.mark.parametrize("other", [False, True])
+def test_another_python_in_the_process_is_refused(tmp_path, other):
+    """fix pysoft/invoke in a process whose Python is not the one pysoft was built with stops with
+    one line naming both versions, before it calls anything of that Python; the same host with
+    the built-for Python runs the hook."""
+    import shutil
+    import sysconfig
+
+    import lammps
+
+    from pysoft.plugin import PLUGIN_DIR
+
+    cc = shutil.which(sysconfig.get_config_var("CC").split()[0]) or shutil.which("cc")
+    if cc is None:
+        pytest.skip("no C compiler")
+    (tmp_path / "host.c").write_text(HOST)
+    (tmp_path / "myhooks.py").write_text("def mark(lmp):\n    open('called', 'w').write('yes')\n")
+    host = tmp_path / "host"
+    subprocess.run([cc, "-rdynamic", *(["-DOTHER_PYTHON"] if other else []), "-o", str(host),
+                    str(tmp_path / "host.c"), "-ldl"], check=True, capture_output=True)
+    liblammps = os.path.join(os.path.dirname(lammps.__file__), "liblammps.so")
+    env = dict(os.environ, LD_LIBRARY_PATH=os.path.join(os.path.dirname(os.path.dirname(sys.executable)), "lib"))
+    env.pop("LAMMPS_PLUGIN_PATH", None)
+    cmds = [f"plugin load {PLUGIN_DIR}/pysoftpythonplugin.so", "units lj", "region b block 0 2 0 2 0 2",
+            "create_box 1 b", "fix h all pysoft/invoke 1 myhooks:mark at now"]
+    proc = subprocess.run([str(host), liblammps, *cmds], cwd=str(tmp_path), env=env, capture_output=True,
+                          text=True, timeout=60)
+    out = proc.stdout + proc.stderr
+    if not other:
+        assert proc.returncode == 0 and "HOST DONE" in out, out
+        assert (tmp_path / "called").read_text() == "yes"
+        return
+    assert proc.returncode == 1, out
+    built = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    assert (f"fix pysoft/invoke was built for Python {built} but this LAMMPS runs Python 3.99.0: "
+            "rebuild pysoft with that Python (doc/install.md)") in out
+    assert not (tmp_path / "called").exists()
