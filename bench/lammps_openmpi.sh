@@ -31,7 +31,9 @@ if [ ! -f "$W/src/src/version.h" ]; then
   apt-get "${APT[@]}" update -qq
   (cd "$W/src" && apt-get "${APT[@]}" source --download-only lammps/sid || true)   # the .dsc may be missing on the mirror; the orig tarball is what we use
   (cd "$W/voro" && apt-get "${APT[@]}" source --download-only voro++/bookworm)
-  tar xzf "$W"/src/lammps_*.orig.tar.gz -C "$W/src" --wildcards 'src/*' 'cmake/*' 'python/*' 'doc/*.1' 'LICENSE'
+  # what the build and `cmake --install` read (the install copies bench/ and potentials/)
+  tar xzf "$W"/src/lammps_*.orig.tar.gz -C "$W/src" --wildcards 'src/*' 'cmake/*' 'python/*' 'doc/*.1' 'LICENSE' \
+    'bench/*' 'potentials/*'
   took "sources"
 fi
 VORO_TGZ=$(ls "$W"/voro/voro++_*.orig.tar.gz)
