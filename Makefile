@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-SOURCES := pyproject.toml CMakeLists.txt $(shell find lammps_plugin pysoft -type f -not -name '*.pyc' 2>/dev/null)
+SOURCES := pyproject.toml CMakeLists.txt $(shell find lammps_plugin pysoft inputs examples -type f -not -name '*.pyc' 2>/dev/null)
 
 .PHONY: example test install clean
 

@@ -107,7 +107,7 @@ def source_digest():
     import hashlib
 
     h = hashlib.sha256()
-    for top in ("pysoft", "lammps_plugin"):
+    for top in ("pysoft", "lammps_plugin", "inputs", "examples"):
         for dirpath, dirnames, files in sorted(os.walk(os.path.join(ROOT, top))):
             dirnames[:] = sorted(d for d in dirnames if d not in ("__pycache__", "lib"))
             for f in sorted(files):
