@@ -4,6 +4,7 @@
 
 #include "compute_structure_atom.h"
 
+#include "plugin_errors.h"
 #include "plugin_io.h"
 #include "neighbor_lists.h"
 #include "structure_functions.h"
@@ -49,7 +50,7 @@ void StructureEvaluator::prepare(LAMMPS *lmp, bool after_first_run)
   // atom->x is one contiguous block of 3 doubles per atom (Memory::create)
   const double *x = nall ? &lmp->atom->x[0][0] : nullptr;
   if (!cells_.build(nall, x, atom_species_.data(), cutoff()))
-    lmp->error->one(FLERR, "{}: an atom has a non-finite coordinate", style_);
+    pysoft_io::error_one(lmp, FLERR, fmt::format("{}: an atom has a non-finite coordinate", style_));
 }
 
 double StructureEvaluator::memory_usage() const

@@ -6,17 +6,15 @@
 
 #include <Python.h>    // first of the system headers, as Python asks
 
+#include "plugin_errors.h"
+
 #include "comm.h"
 #include "error.h"
 #include "update.h"
 #include "utils.h"
 
-#include <chrono>
-#include <cstdio>
 #include <cstring>
 #include <dlfcn.h>
-#include <exception>
-#include <thread>
 
 using namespace LAMMPS_NS;
 using namespace FixConst;
@@ -349,19 +347,9 @@ void FixPysoftInvoke::invoke()
   }
   if (!problem.empty() && collective)
     error->all(FLERR, "Fix pysoft/invoke {}:{}: {}", module_name, attr_name, last);
-  if (!problem.empty()) {
-    try {
-      error->one(FLERR, "Fix pysoft/invoke {}:{} raised an exception at step {}:\n{}", module_name,
-                 attr_name, update->ntimestep, problem);
-    } catch (std::exception &) {
-      // LAMMPS with exceptions aborts all ranks once this propagates; the launcher (MPICH's
-      // hydra) then kills the job and, about one run in ten, drops what this rank had just
-      // written.  Flushing and a short pause let the message and traceback reach the terminal.
-      fflush(nullptr);
-      std::this_thread::sleep_for(std::chrono::milliseconds(500));
-      throw;
-    }
-  }
+  if (!problem.empty())
+    pysoft_io::error_one(lmp, FLERR, fmt::format("Fix pysoft/invoke {}:{} raised an exception at step {}:\n{}",
+                                                 module_name, attr_name, update->ntimestep, problem));
 }
 
 /* ----------------------------------------------------------------------

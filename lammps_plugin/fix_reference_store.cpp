@@ -15,6 +15,7 @@
 #include "fix_reference_store.h"
 
 #include "compute_with_reference.h"
+#include "plugin_errors.h"
 
 #include "atom.h"
 #include "comm.h"
@@ -206,8 +207,8 @@ void FixReferenceStore::unpack_restart(int nlocal, int nth)
   m++;
   const double *record = &extra[nlocal][m];
   if (record[0] > width_)
-    error->one(FLERR, "Fix {} restart data holds {} entries for atom {}, more than its width {}",
-               style, record[0], atom->tag[nlocal], width_);
+    pysoft_io::error_one(lmp, FLERR, fmt::format("Fix {} restart data holds {} entries for atom {}, more than its width {}",
+                                                 style, record[0], atom->tag[nlocal], width_));
   std::memcpy(rows[nlocal], record, sizeof(double) * row_used(record[0]));
 }
 
