@@ -10,6 +10,8 @@
 #include "compute_structure_atom.h"
 #include "fix_reference_store.h"
 
+#include "atom.h"
+
 using namespace LAMMPS_NS;
 
 namespace {
@@ -66,4 +68,18 @@ extern "C" void lammpsplugin_init(void *lmp, void *handle, void *regfunc)
   add_style(reg, lmp, handle, "fix", ComputeNonaffineAtom::REFERENCE.store_style,
             "pysoft: reference neighbours of compute nonaffine/atom (internal)",
             &create_store<ComputeNonaffineAtom>);
+}
+
+/* ----------------------------------------------------------------------
+   For pysoft's Python hooks (through ctypes, with the handle of the running LAMMPS): the number
+   of columns of the custom per-atom array of doubles `name` (without its d2_ prefix), 0 for a
+   vector, -1 when there is none or it holds integers.  The lammps Python module can tell this
+   only in releases after 29Aug2024 (extract_atom_size); before, numpy's extract_atom guesses.
+------------------------------------------------------------------------- */
+
+extern "C" __attribute__((visibility("default"))) int pysoft_custom_double_columns(void *lmp, const char *name)
+{
+  int flag = 0, cols = 0;
+  if (((LAMMPS *) lmp)->atom->find_custom(name, flag, cols) < 0 || flag != 1) return -1;
+  return cols;
 }

