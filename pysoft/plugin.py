@@ -17,6 +17,7 @@ A LAMMPS of your own (``lmp``/``mpirun`` in the config) gets the plugin through
 """
 
 import ctypes
+import functools
 import importlib.metadata as md
 import json
 import os
@@ -123,12 +124,19 @@ def lammps(cmdargs=None, comm=None):
     return _lammps.lammps(cmdargs=cmdargs, comm=comm)
 
 
+@functools.lru_cache(maxsize=None)
+def _custom_double_columns_fn():
+    # looked up once: the sampler asks at every frame
+    fn = ctypes.CDLL(PLUGIN_FILE).pysoft_custom_double_columns
+    fn.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+    fn.restype = ctypes.c_int
+    return fn
+
+
 def custom_double_columns(lmp, name):
     """Columns of the running LAMMPS's custom per-atom double array ``name`` (``d2_NAME``), 0
     for a vector, -1 when there is none.  Asked of LAMMPS through pysoftplugin.so, for hooks
     under releases whose Python module cannot say (no ``extract_atom_size``: 29Aug2024 and
     older).  `lmp` is a ``lammps.lammps`` handle."""
-    fn = ctypes.CDLL(PLUGIN_FILE).pysoft_custom_double_columns
-    fn.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
-    fn.restype = ctypes.c_int
-    return fn(lmp.lmp, name.split("_", 1)[1].encode() if name.startswith("d2_") else name.encode())
+    bare = name.split("_", 1)[1] if name.startswith("d2_") else name
+    return _custom_double_columns_fn()(lmp.lmp, bare.encode())

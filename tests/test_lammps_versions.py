@@ -40,6 +40,7 @@ import pytest
 
 from conftest import MPIRUN, random_system, write_data
 from dumpgen import write_dump
+from test_inputs import TINY_FF, TINY_QUENCH
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COMPAT = os.path.join(ROOT, "build", "compat")
@@ -344,11 +345,10 @@ def test_strain_loop_series(release, tmp_path, trained):
 
 
 INPUTS = os.path.join(ROOT, "inputs")
-# the smoke settings of tests/test_inputs.py: 150 atoms, durations of a few fs
-TINY = {"rc": 8, "kacc": "1.0e-3"}
+# the smoke settings of tests/test_inputs.py (150 atoms, durations of a few fs), an 8 Å cutoff
+TINY = {"rc": 8, **TINY_FF}
 RUNS = [
-    ("in.quench", {"units": 30, "t_melt": 0.005, "t_cool": 0.005, "t_liq": 0.005, "t_dens": 0.005,
-                   "t_quench": 0.01, "t_rnvt": 0.005, "t_rnpt": 0.005, "P": 4, "seed": 7, "out": "own.data"}),
+    ("in.quench", {**TINY_QUENCH, "P": 4, "seed": 7, "out": "own.data"}),
     ("in.nvt300", {"data": "glass.data", "time": 0.02, "dump_every": 0.002, "seed": 11, "sampler": "inrun",
                    "sampler_mod": os.path.join(INPUTS, "pysoft_sampler.mod"), "samples": "nvt.samples",
                    "tR": 0.008, "hop_threshold": 0.02, "calm_threshold": 0.01}),
@@ -405,7 +405,7 @@ def test_sampler_state_of_the_wrong_width_is_refused(release, tmp_path):
     line on every release: from 22Jul2025 the lammps module counts the columns, before it the
     plugin asks LAMMPS (pysoft.plugin.custom_double_columns); a view of the declared width would
     read past the array."""
-    from test_sampler import CALM, DT, EVERY, FRACTION, HOP, SCRIPT, SPEC, TR
+    from test_sampler import DT, EVERY, SCRIPT, SPEC, sampler_args
 
     lmp, mpirun, _, env = release_lammps(release)
     (tmp_path / "spec.json").write_text(json.dumps(SPEC))
@@ -416,10 +416,7 @@ def test_sampler_state_of_the_wrong_width_is_refused(release, tmp_path):
     script = SCRIPT.format(seed=5107, dt=DT, every=EVERY, mod=tmp_path / "narrow.mod", steps=20, box=5.0,
                            natoms=119)
     (tmp_path / "in.narrow").write_text(script)
-    args = ["-var", "samples", "run.samples", "-var", "tR", str(TR), "-var", "calm_fraction", str(FRACTION),
-            "-var", "spec", str(tmp_path / "spec.json"), "-var", "hop_threshold", str(HOP),
-            "-var", "calm_threshold", str(CALM)]
-    proc = subprocess.run([lmp, "-in", "in.narrow", "-log", "none", "-nocite", *args], cwd=str(tmp_path),
+    proc = subprocess.run([lmp, "-in", "in.narrow", "-log", "none", "-nocite", *sampler_args(tmp_path)], cwd=str(tmp_path),
                           capture_output=True, text=True, timeout=120, env=env)
     out = proc.stdout + proc.stderr
     errors = [ln for ln in out.splitlines() if ln.startswith("ERROR")]
