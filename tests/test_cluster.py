@@ -223,7 +223,7 @@ def test_doc_batch_script_runs_under_slurm(tmp_path, slurm, trained):
     `srun --mpi=pmi2` on 2 ranks; LMPVARS shrinks the loop to two strain steps of a tiny glass."""
     if not os.path.exists(MODULES_INIT):
         pytest.skip("Environment Modules not installed (.ci/setup-slurm.sh installs environment-modules)")
-    from test_inputs import TINY_FF, TINY_QUENCH, run_lmp
+    from test_inputs import TINY_FF, TINY_PLANESTRAIN, TINY_QUENCH, run_lmp
 
     run_lmp(tmp_path, "in.quench", {**TINY_QUENCH, "P": 0, "seed": 5, "out": "glass.data"})
     os.symlink(trained[1], tmp_path / "model.json")
@@ -233,7 +233,7 @@ def test_doc_batch_script_runs_under_slurm(tmp_path, slurm, trained):
     modules = tmp_path / "modulefiles" / "lammps"
     modules.mkdir(parents=True)
     (modules / "22Jul2025").write_text(f"#%Module1.0\nprepend-path PATH {os.path.dirname(sys.executable)}\n")
-    small = {"rc": 8, **TINY_FF, "nx": 1, "t_eq": 0.005, "nsteps": 2, "t_nvt": 0.004, "t_avg": 0.002, "miniter": 20}
+    small = {"rc": 8, **TINY_FF, "nx": 1, **TINY_PLANESTRAIN}
     env = {**slurm.env, "HOME": str(home), "MODULEPATH": str(tmp_path / "modulefiles"),
            "LMPVARS": " ".join(f"-var {k} {v}" for k, v in small.items())}
     env.pop("LAMMPS_PLUGIN_PATH", None)

@@ -40,6 +40,8 @@ MASS = {"Al": 26.9815, "O": 15.999}
 TINY_FF = {"kacc": "1.0e-3"}
 TINY_QUENCH = {"units": 30, "t_melt": 0.005, "t_cool": 0.005, "t_liq": 0.005, "t_dens": 0.005,
                "t_quench": 0.01, "t_rnvt": 0.005, "t_rnpt": 0.005}
+# two strain steps of the plane-strain loop (also used by test_lammps_versions and test_cluster)
+TINY_PLANESTRAIN = {"t_eq": 0.005, "nsteps": 2, "t_nvt": 0.004, "t_avg": 0.002, "miniter": 20}
 
 FLOAT = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?nan|[-+]?inf"
 
@@ -220,8 +222,7 @@ def test_planestress(tmp_path, glass):
 def test_planestrain(tmp_path, glass, nprocs):
     data, _ = glass
     run_lmp(tmp_path, "in.tension.planestrain",
-            {"data": data, "t_eq": 0.005, "nsteps": 2, "t_nvt": 0.004, "t_avg": 0.002,
-             "miniter": 20, "ss": "ss.txt"}, nprocs=nprocs)
+            {"data": data, **TINY_PLANESTRAIN, "ss": "ss.txt"}, nprocs=nprocs)
     table = read_table(tmp_path / "ss.txt")
     assert table.shape == (3, 7)
     assert np.all(np.isfinite(table))

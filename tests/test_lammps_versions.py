@@ -40,7 +40,7 @@ import pytest
 
 from conftest import MPIRUN, random_system, write_data
 from dumpgen import write_dump
-from test_inputs import TINY_FF, TINY_QUENCH
+from test_inputs import TINY_FF, TINY_PLANESTRAIN, TINY_QUENCH
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COMPAT = os.path.join(ROOT, "build", "compat")
@@ -354,8 +354,7 @@ RUNS = [
                    "tR": 0.008, "hop_threshold": 0.02, "calm_threshold": 0.01}),
     ("in.tension.planestress", {"data": "glass.data", "t_eq": 0.005, "strain": 0.0005, "every": 0.002,
                                 "ss": "planestress.txt"}),
-    ("in.tension.planestrain", {"data": "glass.data", "t_eq": 0.005, "nsteps": 2, "t_nvt": 0.004, "t_avg": 0.002,
-                                "miniter": 20, "ss": "planestrain.txt", "series": "series.jsonl",
+    ("in.tension.planestrain", {"data": "glass.data", **TINY_PLANESTRAIN, "ss": "planestrain.txt", "series": "series.jsonl",
                                 "analysis": os.path.join(INPUTS, "pysoft_analysis.mod")}),
 ]
 
